@@ -1,0 +1,334 @@
+"""What both estimators share: parameters, devices, randomness, fitting, pickling."""
+
+import copy
+import math
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+from torch.func import functional_call
+
+from ._training import PCDConfig, TrainingData, train_mcmc
+from .nets import ACTIVATIONS, MLPEnergyNet, class_energy, energy, frozen
+from .samplers import INITS, SGLD, FreshChains, InitDistribution, ReplayBuffer
+
+#: Keys accepted in ``sampler_params``, with their meaning.
+SAMPLER_PARAMS = {
+    "init": "where chains start: one of " + ", ".join(INITS),
+    "clip_grad": "if a float, each chain's energy gradient is clipped to this norm",
+    "sample_steps": "SGLD steps taken by sample() (default: n_steps)",
+}
+
+# Rows per forward pass at prediction time: bounds memory, not results.
+_PREDICT_CHUNK = 4096
+
+
+def _check_sampler_params(sampler_params, default_init):
+    params = {"init": default_init, "clip_grad": None, "sample_steps": None}
+    unknown = set(sampler_params or {}) - set(SAMPLER_PARAMS)
+    if unknown:
+        raise ValueError(
+            f"Unknown sampler_params key(s) {sorted(unknown)}; the keys are "
+            f"{sorted(SAMPLER_PARAMS)}."
+        )
+    params.update(sampler_params or {})
+    if params["init"] not in INITS:
+        raise ValueError(
+            f"sampler_params['init'] must be one of {INITS}; got {params['init']!r}."
+        )
+    clip = params["clip_grad"]
+    if clip is not None and not (isinstance(clip, Real) and clip > 0):
+        raise ValueError(
+            f"sampler_params['clip_grad'] must be > 0 or None; got {clip!r}."
+        )
+    steps = params["sample_steps"]
+    if steps is not None and not (isinstance(steps, Integral) and steps >= 0):
+        raise ValueError(
+            "sampler_params['sample_steps'] must be an int >= 0 or None; "
+            f"got {steps!r}."
+        )
+    return params
+
+
+def resolve_device(device):
+    """Turn the ``device`` parameter into a usable torch device string.
+
+    Parameters
+    ----------
+    device : str
+        ``"auto"`` (a CUDA GPU if there is one, else the CPU), ``"cpu"``,
+        ``"cuda"`` or ``"cuda:<index>"``.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        For an unknown device, or a CUDA device on a machine without it.
+    """
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a device; use 'auto', 'cpu', 'cuda' or "
+            "'cuda:<index>'."
+        ) from exc
+    if parsed.type == "cpu":
+        return "cpu"
+    if parsed.type != "cuda":
+        raise ValueError(
+            f"device={device!r} is not supported; use 'auto', 'cpu' or 'cuda'."
+        )
+    if not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but no CUDA GPU is available to "
+            "torch here; use device='cpu' or device='auto'."
+        )
+    if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device={device!r} does not exist: torch sees "
+            f"{torch.cuda.device_count()} CUDA device(s)."
+        )
+    return str(parsed)
+
+
+def _seed_from(random_state):
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+class _BaseEnergyEstimator(BaseEstimator):
+    """Parameters, fitting and prediction plumbing shared by the estimators."""
+
+    _parameter_constraints: dict = {
+        "training": [StrOptions({"pcd", "short_run"})],
+        "hidden_dims": [tuple, list],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "n_steps": [Interval(Integral, 0, None, closed="left")],
+        "step_size": [Interval(Real, 0, None, closed="neither")],
+        "noise_scale": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "buffer_size": [Interval(Integral, 1, None, closed="left")],
+        "reinit_freq": [Interval(Real, 0, 1, closed="both")],
+        "sampler_params": [dict, None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "energy_reg": [Interval(Real, 0, None, closed="left")],
+        "standardize": ["boolean"],
+        "device": [str],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    # Set by subclasses: the sampler_params["init"] used when none is given.
+    _default_init = "diag_gaussian"
+
+    # ------------------------------------------------------------------ fitting
+    def _fit_energy(self, X, y_index, sample_weight, n_outputs):
+        """Fit the network; ``y_index`` holds class indices (-1 unlabeled) or None."""
+        hidden_dims = self._check_hidden_dims()
+        sampler_params = _check_sampler_params(self.sampler_params, self._default_init)
+        self.device_ = resolve_device(self.device)
+        seed = _seed_from(self.random_state)
+        init_generator = torch.Generator().manual_seed(seed)
+        generator = self._generator(seed + 1)
+
+        X_net = self._fit_scaler(X)
+        data = TrainingData(
+            X=self._tensor(X_net),
+            weight=None if sample_weight is None else self._tensor(sample_weight),
+            y=None
+            if y_index is None
+            else torch.as_tensor(y_index, device=self.device_),
+        )
+        net = MLPEnergyNet(
+            X.shape[1], n_outputs, hidden_dims, self.activation, init_generator
+        ).to(self.device_)
+        n_classes = None if y_index is None else n_outputs
+        init = InitDistribution(sampler_params["init"], data.X, data.y, n_classes)
+        if self.training == "pcd":
+            chains = ReplayBuffer(
+                init, self.buffer_size, self.reinit_freq, generator, n_classes
+            )
+        else:
+            chains = FreshChains(init)
+        config = PCDConfig(
+            max_iter=self.max_iter,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            n_steps=self.n_steps,
+            alpha=self.alpha,
+            energy_reg=self.energy_reg,
+        )
+        history = train_mcmc(
+            net,
+            data,
+            chains,
+            self._sampler(sampler_params),
+            config,
+            generator,
+            self.verbose,
+        )
+        self.net_ = net
+        self.init_ = init
+        self.buffer_ = chains if self.training == "pcd" else None
+        self.sampler_params_ = sampler_params
+        self.history_ = history
+        self.loss_curve_ = [row["loss"] for row in history]
+        self.n_iter_ = len(history)
+        self.stop_reason_ = "max_iter"
+
+    def _check_hidden_dims(self):
+        dims = tuple(self.hidden_dims)
+        if not all(isinstance(d, Integral) and d >= 1 for d in dims):
+            raise ValueError(
+                "hidden_dims must be a tuple of positive ints; "
+                f"got {self.hidden_dims!r}."
+            )
+        return dims
+
+    def _fit_scaler(self, X):
+        self.scaler_ = StandardScaler().fit(X) if self.standardize else None
+        return self._transform(X)
+
+    def _transform(self, X):
+        return X if self.scaler_ is None else self.scaler_.transform(X)
+
+    def _inverse_transform(self, Z):
+        return Z if self.scaler_ is None else self.scaler_.inverse_transform(Z)
+
+    def _log_det_jacobian(self):
+        """log |dz/dx| of the scaler: turns a density of z into one of x."""
+        if self.scaler_ is None:
+            return 0.0
+        return -float(np.sum(np.log(self.scaler_.scale_)))
+
+    def _sampler(self, sampler_params):
+        noise = self.noise_scale
+        if noise == "auto":
+            noise = math.sqrt(2 * self.step_size)
+        return SGLD(self.step_size, noise, sampler_params["clip_grad"])
+
+    def _generator(self, seed):
+        return torch.Generator(device=self.device_).manual_seed(seed)
+
+    def _tensor(self, array, dtype=torch.float32):
+        # torch.tensor copies, so read-only (memmapped) input is fine.
+        return torch.tensor(np.asarray(array), dtype=dtype, device=self.device_)
+
+    # --------------------------------------------------------------- prediction
+    def _validate_X(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+
+    def _net_input64(self, X):
+        return torch.tensor(
+            self._transform(X), dtype=torch.float64, device=self.device_
+        )
+
+    def _params64(self):
+        return {
+            name: value.detach().to(torch.float64)
+            for name, value in self.net_.state_dict().items()
+        }
+
+    def _logits64(self, X):
+        """Logits in float64 for validated ``X``, as a numpy array.
+
+        Training runs in float32; predictions use a float64 copy of the weights so
+        that a row's result does not depend on the batch it is computed in.
+        """
+        params = self._params64()
+        Z = self._net_input64(X)
+        with torch.no_grad():
+            out = [
+                functional_call(self.net_, params, (Z[i : i + _PREDICT_CHUNK],))
+                for i in range(0, len(Z), _PREDICT_CHUNK)
+            ]
+        return torch.cat(out).cpu().numpy()
+
+    def _grad_norm_score64(self, X):
+        """Minus the norm of grad_z log p(z), JEM's "approximate mass" score."""
+        params = self._params64()
+        Z = self._net_input64(X)
+        scores = []
+        for i in range(0, len(Z), _PREDICT_CHUNK):
+            z = Z[i : i + _PREDICT_CHUNK].requires_grad_(True)
+            with torch.enable_grad():
+                log_p = -energy(functional_call(self.net_, params, (z,)))
+                (grad,) = torch.autograd.grad(log_p.sum(), z)
+            scores.append(-grad.norm(dim=1))
+        return torch.cat(scores).cpu().numpy()
+
+    def _draw_samples(self, n_samples, y_index, random_state):
+        """SGLD samples in the user's units; class-conditional if ``y_index``."""
+        generator = self._generator(_seed_from(random_state))
+        y = None
+        if y_index is not None:
+            y = torch.as_tensor(y_index, dtype=torch.long, device=self.device_)
+        if self.buffer_ is not None:
+            x0, _ = self.buffer_.sample(n_samples, generator, y=y)
+        else:
+            x0 = self.init_.draw(n_samples, generator, y=y)
+        net = self.net_
+        if y is None:
+
+            def energy_fn(x):
+                return energy(net(x))
+        else:
+
+            def energy_fn(x):
+                return class_energy(net(x), y)
+
+        steps = self.sampler_params_["sample_steps"]
+        steps = self.n_steps if steps is None else steps
+        with frozen(net):
+            x, _ = self._sampler(self.sampler_params_).run(
+                x0, energy_fn, steps, generator
+            )
+        return self._inverse_transform(x.double().cpu().numpy())
+
+    # ----------------------------------------------------------------- pickling
+    def __getstate__(self):
+        state = super().__getstate__()
+        if getattr(self, "device_", "cpu") != "cpu":
+            # Store CPU copies so a model fitted on a GPU loads anywhere.
+            state = {key: _to_cpu(value) for key, value in state.items()}
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        device = getattr(self, "device_", "cpu")
+        if device == "cpu":
+            return
+        if not torch.cuda.is_available():
+            warnings.warn(
+                f"This model was fitted on {device!r}, which is not available here; "
+                "it will run on the CPU.",
+                UserWarning,
+            )
+            self.device_ = "cpu"
+            return
+        for key in ("net_", "init_", "buffer_"):
+            if getattr(self, key, None) is not None:
+                setattr(self, key, getattr(self, key).to(device))
+
+
+def _to_cpu(value):
+    if isinstance(value, torch.nn.Module):
+        return copy.deepcopy(value).cpu()
+    if torch.is_tensor(value):
+        return value.cpu()
+    if isinstance(value, (ReplayBuffer, FreshChains, InitDistribution)):
+        return copy.deepcopy(value).to("cpu")
+    return value

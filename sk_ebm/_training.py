@@ -1,0 +1,197 @@
+"""The training loop: owns the optimizer, the epochs and the history.
+
+Estimators hand it tensors that are already validated and on the right device;
+it returns one dict per epoch.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from .exceptions import DivergenceError
+from .nets import energy, frozen
+from .objectives import jem_loss
+
+
+@dataclass
+class TrainingData:
+    """Validated training tensors, all on one device.
+
+    Attributes
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+        Every row (labeled or not), in the network's input units.
+    weight : torch.Tensor of shape (n_samples,) or None
+        Sample weights.
+    y : torch.LongTensor of shape (n_samples,) or None
+        Class index of each row, -1 for unlabeled rows; None for an
+        unconditional model.
+    """
+
+    X: torch.Tensor
+    weight: torch.Tensor | None = None
+    y: torch.Tensor | None = None
+
+
+@dataclass
+class PCDConfig:
+    """Hyper-parameters of the MCMC training loop (PCD and short-run SGLD)."""
+
+    max_iter: int
+    batch_size: int
+    learning_rate: float
+    n_steps: int
+    alpha: float
+    energy_reg: float
+
+
+def train_mcmc(net, data, chains, sampler, config, generator, verbose=0):
+    """Train ``net`` by maximum likelihood with MCMC negatives (JEM Algorithm 1).
+
+    Each step draws a batch of data rows (and, when some rows are unlabeled, a
+    separate batch of labeled rows), draws chains from ``chains``, advances them
+    ``config.n_steps`` steps with ``sampler`` on the frozen network, writes them
+    back, and takes one Adam step on :func:`~sk_ebm.objectives.jem_loss`.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+    data : TrainingData
+    chains : ReplayBuffer or FreshChains
+        PCD's persistent buffer, or fresh chains for short-run SGLD.
+    sampler : BaseSampler
+    config : PCDConfig
+    generator : torch.Generator
+        Source of every random draw.
+    verbose : int
+        A progress bar over epochs when positive.
+
+    Returns
+    -------
+    history : list of dict
+        One dict per epoch with the epoch means of ``loss``, ``ce``, ``acc``,
+        ``e_data``, ``e_sample``, ``grad_norm`` (of the parameters),
+        ``sampler_grad_norm``, plus ``epoch``, ``learning_rate`` and
+        ``seconds``.
+
+    Raises
+    ------
+    DivergenceError
+        If the loss or the weights stop being finite.
+    """
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    batches = _Batches(data, config.batch_size, generator)
+    history = []
+    epochs = tqdm(
+        range(config.max_iter), disable=verbose <= 0, desc="fit", unit="epoch"
+    )
+    for epoch in epochs:
+        start = time.perf_counter()
+        totals = {}
+        for batch in batches.epoch():
+            x0, slots = chains.sample(len(batch["x_data"]), generator)
+            with frozen(net):
+                x_neg, sampler_stats = sampler.run(
+                    x0, _unconditional_energy(net), config.n_steps, generator
+                )
+            chains.update(slots, x_neg)
+            loss, stats = jem_loss(
+                net,
+                x_neg=x_neg,
+                alpha=config.alpha,
+                energy_reg=config.energy_reg,
+                **batch,
+            )
+            _check_finite(loss, epoch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            stats["grad_norm"] = _grad_norm(net)
+            stats["sampler_grad_norm"] = sampler_stats["grad_norm"]
+            optimizer.step()
+            for key, value in stats.items():
+                totals[key] = totals.get(key, 0.0) + value
+        row = {key: value / batches.n_batches for key, value in totals.items()}
+        row.update(epoch=epoch + 1, learning_rate=config.learning_rate)
+        row["seconds"] = time.perf_counter() - start
+        history.append(row)
+        epochs.set_postfix(_postfix(row), refresh=False)
+    _check_weights(net)
+    return history
+
+
+def _unconditional_energy(net):
+    return lambda x: energy(net(x))
+
+
+class _Batches:
+    """Shuffled batches of data rows, with labeled batches when labels are sparse."""
+
+    def __init__(self, data, batch_size, generator):
+        self.data = data
+        self.generator = generator
+        n = len(data.X)
+        self.batch_size = min(batch_size, n)
+        self.n_batches = math.ceil(n / self.batch_size)
+        self.labeled = None
+        if data.y is not None:
+            self.labeled = torch.nonzero(data.y >= 0)[:, 0]
+
+    def epoch(self):
+        d = self.data
+        order = torch.randperm(len(d.X), generator=self.generator, device=d.X.device)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            batch = {"x_data": d.X[idx], "w_data": _take(d.weight, idx)}
+            if self.labeled is not None:
+                batch.update(self._labeled_batch(idx, batch))
+            yield batch
+
+    def _labeled_batch(self, idx, batch):
+        d = self.data
+        if len(self.labeled) == len(d.X):
+            # Fully labeled: the data batch is the labeled batch (one forward).
+            lab = idx
+            x_lab = batch["x_data"]
+        else:
+            pick = torch.randint(
+                len(self.labeled),
+                (len(idx),),
+                generator=self.generator,
+                device=d.X.device,
+            )
+            lab = self.labeled[pick]
+            x_lab = d.X[lab]
+        return {"x_lab": x_lab, "y_lab": d.y[lab], "w_lab": _take(d.weight, lab)}
+
+
+def _take(values, idx):
+    return None if values is None else values[idx]
+
+
+def _grad_norm(net):
+    norms = [p.grad.norm() for p in net.parameters() if p.grad is not None]
+    return float(torch.stack(norms).norm()) if norms else 0.0
+
+
+def _check_finite(loss, epoch):
+    if not torch.isfinite(loss):
+        raise DivergenceError(
+            f"Training diverged in epoch {epoch + 1}: the loss is {float(loss)}. "
+            "Lower learning_rate or step_size, or raise energy_reg."
+        )
+
+
+def _check_weights(net):
+    if not all(torch.isfinite(p).all() for p in net.parameters()):
+        raise DivergenceError(
+            "Training produced non-finite weights. Lower learning_rate or "
+            "step_size, or raise energy_reg."
+        )
+
+
+def _postfix(row):
+    keys = ("loss", "acc", "e_data", "e_sample")
+    return {key: f"{row[key]:.3g}" for key in keys if key in row}

@@ -1,0 +1,386 @@
+"""JEMClassifier: a classifier whose logits also define an energy-based model."""
+
+import numpy as np
+from scipy.special import log_softmax, logsumexp, softmax
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._base import _BaseEnergyEstimator
+
+#: The marker of an unlabeled row in ``y`` (scikit-learn's semi-supervised
+#: convention).
+UNLABELED = -1
+
+
+class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
+    """Joint Energy-based Model: a classifier that is also a density model.
+
+    One network with K outputs ``f(x)`` gives the classifier
+    ``p(y | x) = softmax(f(x))`` and the energy-based model
+    ``log p(x) = logsumexp_y f(x)[y] - log Z``. Training maximises
+    ``log p(y | x)`` on labeled rows and ``log p(x)`` on every row, so unlabeled
+    rows (``y == -1``) shape the classifier too (semi-supervised learning), the
+    probabilities tend to be calibrated, and ``score_samples`` ranks inputs by how
+    typical they are (out-of-distribution detection).
+
+    Parameters
+    ----------
+    training : {"pcd", "short_run"}, default="pcd"
+        How negative samples for the ``log p(x)`` gradient are drawn.
+        ``"pcd"``: persistent chains in a replay buffer (JEM's Algorithm 1).
+        ``"short_run"``: every chain starts afresh from the init distribution.
+    hidden_dims : tuple of int, default=(256, 256)
+        Widths of the hidden layers of the MLP.
+    activation : {"silu", "relu", "leaky_relu", "elu", "tanh", "softplus"}, \
+            default="silu"
+        Hidden-layer activation. A smooth one gives SGLD smooth gradients.
+    max_iter : int, default=100
+        Number of epochs (passes over all rows, labeled and unlabeled).
+    batch_size : int, default=64
+        Rows per step; also the number of chains advanced per step.
+    learning_rate : float, default=1e-3
+        Adam's step size.
+    n_steps : int, default=20
+        SGLD steps per training step.
+    step_size : float, default=1.0
+        SGLD step size: the multiplier of the energy gradient.
+    noise_scale : float or "auto", default=0.01
+        Standard deviation of the SGLD noise. ``"auto"`` is
+        ``sqrt(2 * step_size)``, the correctly scaled Langevin dynamics; JEM's
+        step 1 with noise 0.01 is a much colder, non-Langevin sampler.
+    buffer_size : int, default=10000
+        Number of persistent chains (``training="pcd"`` only).
+    reinit_freq : float, default=0.05
+        Fraction of chains restarted from the init distribution at each draw
+        (``training="pcd"`` only).
+    sampler_params : dict, default=None
+        Extra sampler settings: ``"init"``, where chains start (``"uniform"``,
+        ``"diag_gaussian"``: N(0, I) on standardized inputs,
+        ``"data_gaussian"``: a full-covariance Gaussian fitted to all rows,
+        the default, or ``"class_gaussian"``: one Gaussian per class fitted to the
+        labeled rows); ``"clip_grad"``, a float to clip each chain's energy
+        gradient to, default None; ``"sample_steps"``, SGLD steps taken by
+        :meth:`sample`, default ``n_steps``.
+    alpha : float, default=1.0
+        Weight of the ``log p(x)`` term relative to the cross-entropy.
+    energy_reg : float, default=0.01
+        Weight of the penalty on squared energies of data and samples, which keeps
+        them from drifting.
+    standardize : bool, default=True
+        Standardize features internally (a ``StandardScaler`` fitted on all rows),
+        so that a raw table works and the samplers' scales make sense.
+    ood_score : {"logp", "max_softmax", "grad_norm"}, default="logp"
+        Which of JEM's scores :meth:`score_samples` returns; all are "higher is
+        more in-distribution". ``"logp"``: the unnormalised ``log p(x)``;
+        ``"max_softmax"``: the largest class probability; ``"grad_norm"``: minus
+        the norm of the gradient of ``log p(x)`` in standardized units.
+    device : str, default="auto"
+        ``"auto"`` (a CUDA GPU when there is one, else the CPU), ``"cpu"``,
+        ``"cuda"`` or ``"cuda:<index>"``.
+    verbose : int, default=0
+        A progress bar over epochs when positive.
+    random_state : int, RandomState instance or None, default=None
+        Seeds a private ``torch.Generator`` for the weights, the batches and the
+        sampler: an int makes fits on the CPU reproducible, also when several
+        run in threads at once. Global torch state is never touched.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen among the labeled rows.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+    net_ : torch.nn.Module
+        The trained network (float32), mapping standardized inputs to logits.
+    device_ : str
+        The device the model was trained on.
+    scaler_ : StandardScaler or None
+        The internal scaler (None when ``standardize=False``).
+    init_ : InitDistribution
+        The distribution chains start from.
+    buffer_ : ReplayBuffer or None
+        The persistent chains (``training="pcd"``), in standardized units.
+    sampler_params_ : dict
+        ``sampler_params`` with defaults filled in.
+    history_ : list of dict
+        One dict per epoch: ``loss``, ``ce``, ``acc`` (on labeled batches),
+        ``e_data``, ``e_sample`` (mean energies of data and samples),
+        ``grad_norm``, ``sampler_grad_norm``, ``learning_rate``, ``seconds``.
+    loss_curve_ : list of float
+        Mean loss of each epoch.
+    n_iter_ : int
+        Number of epochs run.
+    stop_reason_ : str
+        Why training stopped: ``"max_iter"``.
+
+    See Also
+    --------
+    EnergyDensityEstimator : The unconditional energy model.
+    sklearn.semi_supervised.SelfTrainingClassifier : Uses the same ``y == -1``.
+
+    Notes
+    -----
+    The energy is ``E(x) = -logsumexp f(x)``; :meth:`score_samples` with
+    ``ood_score="logp"`` is ``-E(x)`` plus the log-Jacobian of the scaler, an
+    unnormalised log density in the user's units (its ``log Z`` is unknown).
+
+    Predictions are computed with a float64 copy of the weights, so they do not
+    depend on how rows are batched. Pickles hold CPU tensors: a model fitted on a
+    GPU loads on a machine without one.
+
+    On machines with few cores, torch's default thread count can make small fits
+    very slow; set ``torch.set_num_threads`` in your script (this estimator never
+    changes it).
+
+    References
+    ----------
+    .. [1] W. Grathwohl, K.-C. Wang, J.-H. Jacobsen, D. Duvenaud, M. Norouzi,
+       K. Swersky, "Your classifier is secretly an energy based model and you
+       should treat it like one", ICLR 2020, arXiv:1912.03263.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sk_ebm import JEMClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = JEMClassifier(hidden_dims=(32,), max_iter=5, n_steps=5,
+    ...                     random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
+    >>> clf.score_samples(X[:2]).shape
+    (2,)
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseEnergyEstimator._parameter_constraints,
+        "ood_score": [StrOptions({"logp", "max_softmax", "grad_norm"})],
+    }
+
+    _default_init = "data_gaussian"
+
+    def __init__(
+        self,
+        *,
+        training="pcd",
+        hidden_dims=(256, 256),
+        activation="silu",
+        max_iter=100,
+        batch_size=64,
+        learning_rate=1e-3,
+        n_steps=20,
+        step_size=1.0,
+        noise_scale=0.01,
+        buffer_size=10000,
+        reinit_freq=0.05,
+        sampler_params=None,
+        alpha=1.0,
+        energy_reg=0.01,
+        standardize=True,
+        ood_score="logp",
+        device="auto",
+        verbose=0,
+        random_state=None,
+    ):
+        self.training = training
+        self.hidden_dims = hidden_dims
+        self.activation = activation
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.n_steps = n_steps
+        self.step_size = step_size
+        self.noise_scale = noise_scale
+        self.buffer_size = buffer_size
+        self.reinit_freq = reinit_freq
+        self.sampler_params = sampler_params
+        self.alpha = alpha
+        self.energy_reg = energy_reg
+        self.standardize = standardize
+        self.ood_score = ood_score
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model; rows with ``y == -1`` are unlabeled.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs, labeled and unlabeled.
+        y : array-like of shape (n_samples,)
+            Class labels, with the integer -1 on unlabeled rows (also inside an
+            object array of string labels). Labeled rows train ``p(y | x)``;
+            all rows train ``p(x)``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row weights of both loss terms.
+
+        Returns
+        -------
+        self : JEMClassifier
+            The fitted estimator.
+        """
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        y_index = self._encode_targets(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        self._fit_energy(X, y_index, sample_weight, n_outputs=len(self.classes_))
+        return self
+
+    def _encode_targets(self, y):
+        labeled = ~np.asarray(y == UNLABELED, dtype=bool)
+        if not labeled.any():
+            raise ValueError(
+                "JEMClassifier needs labeled rows, but every entry of y is -1, "
+                "the marker of an unlabeled row."
+            )
+        check_classification_targets(y[labeled])
+        self.classes_, codes = np.unique(y[labeled], return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                "JEMClassifier needs at least two classes among the labeled rows; "
+                f"got one class, {self.classes_[0].item()!r}."
+            )
+        y_index = np.full(len(y), UNLABELED, dtype=np.int64)
+        y_index[labeled] = codes
+        return y_index
+
+    def decision_function(self, X):
+        """Class scores (logits), scikit-learn's classifier contract.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes, ``f(x)[1] - f(x)[0]`` (positive means
+            ``classes_[1]``); otherwise the logits.
+        """
+        logits = self._logits64(self._validate_X(X))
+        if len(self.classes_) == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
+    def predict(self, X):
+        """Most probable class of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        logits = self._logits64(self._validate_X(X))
+        return self.classes_[logits.argmax(axis=1)]
+
+    def predict_proba(self, X):
+        """Class probabilities ``softmax(f(x))``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            float64 rows that sum to 1, columns in the order of ``classes_``.
+        """
+        return softmax(self._logits64(self._validate_X(X)), axis=1)
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`, computed stably.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        return log_softmax(self._logits64(self._validate_X(X)), axis=1)
+
+    def score_samples(self, X):
+        """In-distribution score of each row: higher means more typical.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            float64 scores of the kind chosen by ``ood_score``. Out-of-distribution
+            rows should score low.
+        """
+        X = self._validate_X(X)
+        if self.ood_score == "grad_norm":
+            return self._grad_norm_score64(X)
+        logits = self._logits64(X)
+        if self.ood_score == "max_softmax":
+            return softmax(logits, axis=1).max(axis=1)
+        return logsumexp(logits, axis=1) + self._log_det_jacobian()
+
+    def sample(self, n_samples=1, y=None, random_state=None):
+        """Draw inputs from the model by SGLD, in the user's feature units.
+
+        Chains start from the replay buffer (``training="pcd"``) or the init
+        distribution and take ``sampler_params["sample_steps"]`` SGLD steps.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of rows to draw.
+        y : label or array-like of shape (n_samples,), default=None
+            Draw from ``p(x | y)`` (energy ``-f(x)[y]``) for these labels from
+            ``classes_``; None draws from ``p(x)``.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draw.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self)
+        n_samples = _check_n_samples(n_samples)
+        y_index = None
+        if y is not None:
+            labels = np.broadcast_to(
+                np.asarray(y, dtype=self.classes_.dtype), n_samples
+            )
+            y_index = np.searchsorted(self.classes_, labels)
+            y_index = np.minimum(y_index, len(self.classes_) - 1)
+            unknown = self.classes_[y_index] != labels
+            if unknown.any():
+                raise ValueError(
+                    f"y holds labels not in classes_ {list(self.classes_)}: "
+                    f"{sorted(set(labels[unknown].tolist()))}."
+                )
+        return self._draw_samples(n_samples, y_index, random_state)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _check_n_samples(n_samples):
+    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
+    return int(n_samples)

@@ -1,0 +1,127 @@
+"""Energy networks: plain ``nn.Module`` objects, no numpy and no scikit-learn.
+
+Every network here maps a batch of inputs to a matrix of outputs ("logits"). The
+energy of an input is defined once, in :func:`energy`, as minus the logsumexp of
+those outputs:
+
+* a classifier with K outputs is JEM's model, ``p(y | x) = softmax(f(x))`` and
+  ``log p(x) = logsumexp_y f(x)[y] - log Z``;
+* a density model has a single output, and ``E(x) = -f(x)[0]``.
+
+So ``score = -energy`` is "higher is more typical" everywhere in the package.
+"""
+
+import math
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {
+    "silu": nn.SiLU,
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "elu": nn.ELU,
+    "tanh": nn.Tanh,
+    "softplus": nn.Softplus,
+}
+
+
+def energy(logits):
+    """Energy of each row: ``E(x) = -logsumexp(f(x))``, the one place the sign lives.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_samples, n_outputs)
+        Network outputs. With one output the energy is minus that output.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_samples,)
+        Lower energy means more probable: ``p(x)`` is proportional to
+        ``exp(-E(x))``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> energy(torch.zeros(2, 4))
+    tensor([-1.3863, -1.3863])
+    """
+    return -torch.logsumexp(logits, dim=1)
+
+
+def class_energy(logits, y):
+    """Class-conditional energy ``E(x, y) = -f(x)[y]``.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_samples, n_classes)
+    y : torch.LongTensor of shape (n_samples,)
+        Class index of each row.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_samples,)
+    """
+    return -logits.gather(1, y[:, None])[:, 0]
+
+
+class MLPEnergyNet(nn.Module):
+    """Multi-layer perceptron whose outputs define an energy.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the input.
+    n_outputs : int
+        Number of outputs: the number of classes for JEM, 1 for a density model.
+    hidden_dims : tuple of int
+        Width of each hidden layer.
+    activation : str
+        A key of :data:`ACTIVATIONS`.
+    generator : torch.Generator or None
+        Source of the initial weights, so that fits are reproducible without
+        touching torch's global random state.
+    """
+
+    def __init__(self, n_features, n_outputs, hidden_dims, activation, generator):
+        super().__init__()
+        widths = [n_features, *hidden_dims]
+        layers = []
+        for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+            layers += [_linear(fan_in, fan_out, generator), ACTIVATIONS[activation]()]
+        layers.append(_linear(widths[-1], n_outputs, generator))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+def _linear(fan_in, fan_out, generator):
+    # skip_init builds the layer without drawing from torch's global generator;
+    # the weights then come from ours, with nn.Linear's default distribution.
+    layer = nn.utils.skip_init(nn.Linear, fan_in, fan_out)
+    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+    bound = 1.0 / math.sqrt(fan_in)
+    nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return layer
+
+
+@contextmanager
+def frozen(net):
+    """Evaluation mode with no parameter gradients, restored on exit.
+
+    Samplers run inside it: they need gradients with respect to the inputs only,
+    and must not leave gradients (or graph) on the parameters.
+    """
+    was_training = net.training
+    flags = [p.requires_grad for p in net.parameters()]
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    try:
+        yield net
+    finally:
+        for p, flag in zip(net.parameters(), flags):
+            p.requires_grad_(flag)
+        net.train(was_training)

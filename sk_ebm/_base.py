@@ -271,32 +271,55 @@ class _BaseEnergyEstimator(BaseEstimator):
         return torch.cat(scores).cpu().numpy()
 
     def _draw_samples(self, n_samples, y_index, random_state):
-        """SGLD samples in the user's units; class-conditional if ``y_index``."""
+        """SGLD samples in the user's units; from p(x | y) if ``y_index``.
+
+        Unconditional chains start from the replay buffer (or the init
+        distribution) and follow the energy. For ``p(x | y)``, starting points
+        are resampled from a pool of model samples with weights ``p(y | x)``
+        (sampling-importance-resampling: pool ~ p(x), so the draw ~ p(x | y)),
+        then follow the class energy ``-f(x)[y]``.
+        """
         generator = self._generator(_seed_from(random_state))
-        y = None
-        if y_index is not None:
-            y = torch.as_tensor(y_index, dtype=torch.long, device=self.device_)
-        if self.buffer_ is not None:
-            x0, _ = self.buffer_.sample(n_samples, generator, y=y)
-        else:
-            x0 = self.init_.draw(n_samples, generator, y=y)
         net = self.net_
-        if y is None:
+        sampler = self._sampler(self.sampler_params_)
+        steps = self.sampler_params_["sample_steps"]
+        steps = self.n_steps if steps is None else steps
+        if y_index is None:
+            x0 = self._start_points(n_samples, generator)
 
             def energy_fn(x):
                 return energy(net(x))
+
         else:
+            y = torch.as_tensor(y_index, dtype=torch.long, device=self.device_)
+            x0 = self._resample_for_classes(y, generator)
 
             def energy_fn(x):
                 return class_energy(net(x), y)
 
-        steps = self.sampler_params_["sample_steps"]
-        steps = self.n_steps if steps is None else steps
         with frozen(net):
-            x, _ = self._sampler(self.sampler_params_).run(
-                x0, energy_fn, steps, generator
-            )
+            x, _ = sampler.run(x0, energy_fn, steps, generator)
         return self._inverse_transform(x.double().cpu().numpy())
+
+    def _start_points(self, n, generator):
+        if self.buffer_ is not None:
+            return self.buffer_.sample(n, generator)[0]
+        return self.init_.draw(n, generator)
+
+    def _resample_for_classes(self, y, generator):
+        if self.buffer_ is not None:
+            pool = self.buffer_.x
+        else:
+            # Short-run: the pool is what training used as model samples.
+            start = self.init_.draw(max(4 * len(y), 1000), generator)
+            with frozen(self.net_):
+                pool, _ = self._sampler(self.sampler_params_).run(
+                    start, lambda x: energy(self.net_(x)), self.n_steps, generator
+                )
+        with torch.no_grad():
+            proba = torch.softmax(self.net_(pool), dim=1)
+        pick = torch.multinomial(proba.T[y], 1, replacement=True, generator=generator)
+        return pool[pick[:, 0]]
 
     # ----------------------------------------------------------------- pickling
     def __getstate__(self):

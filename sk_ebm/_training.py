@@ -179,7 +179,7 @@ def _grad_norm(net):
 def _check_finite(loss, epoch):
     if not torch.isfinite(loss):
         raise DivergenceError(
-            f"Training diverged in epoch {epoch + 1}: the loss is {float(loss)}. "
+            f"Training diverged in epoch {epoch + 1}: the loss is {loss.item()}. "
             "Lower learning_rate or step_size, or raise energy_reg."
         )
 

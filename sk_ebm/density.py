@@ -43,7 +43,7 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         Adam's step size.
     n_steps : int, default=20
         SGLD steps per training step.
-    step_size : float, default=0.005
+    step_size : float, default=0.001
         SGLD step size.
     noise_scale : float or "auto", default="auto"
         Standard deviation of the SGLD noise; ``"auto"`` is
@@ -151,7 +151,7 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         batch_size=64,
         learning_rate=1e-3,
         n_steps=20,
-        step_size=0.005,
+        step_size=0.001,
         noise_scale="auto",
         buffer_size=10000,
         reinit_freq=0.05,

@@ -1,0 +1,317 @@
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_iris, make_blobs
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sk_ebm import JEMClassifier
+
+from ._helpers import FAST_PARAMS, digits_split, digits_ssl
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_iris(return_X_y=True)
+
+
+@pytest.fixture(scope="module")
+def fitted(iris):
+    X, y = iris
+    return JEMClassifier(**FAST_PARAMS).fit(X, y)
+
+
+# --------------------------------------------------------------------- the API
+def test_probabilities_are_float64_and_sum_to_one(fitted, iris):
+    X, _ = iris
+    proba = fitted.predict_proba(X)
+    assert proba.dtype == np.float64 and proba.shape == (150, 3)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(fitted.predict_log_proba(X), np.log(proba), atol=1e-10)
+    np.testing.assert_array_equal(fitted.predict(X), proba.argmax(1))
+    assert fitted.score(X, iris[1]) > 0.8
+
+
+def test_decision_function_follows_sklearn_contract(fitted, iris):
+    X, y = iris
+    scores = fitted.decision_function(X)
+    assert scores.shape == (150, 3)
+    np.testing.assert_array_equal(scores.argmax(1), fitted.predict(X))
+    binary = JEMClassifier(**FAST_PARAMS).fit(X[y < 2], y[y < 2])
+    margin = binary.decision_function(X[y < 2])
+    assert margin.shape == (100,)
+    np.testing.assert_array_equal(
+        binary.predict(X[y < 2]), binary.classes_[(margin > 0).astype(int)]
+    )
+
+
+@pytest.mark.parametrize("ood_score", ["logp", "max_softmax", "grad_norm"])
+def test_score_samples_kinds(iris, ood_score):
+    X, y = iris
+    clf = JEMClassifier(ood_score=ood_score, **FAST_PARAMS).fit(X, y)
+    scores = clf.score_samples(X)
+    assert scores.shape == (150,) and scores.dtype == np.float64
+    assert np.isfinite(scores).all()
+    if ood_score == "grad_norm":
+        assert np.median(scores) > np.median(clf.score_samples(X + 50.0))
+    elif ood_score == "max_softmax":
+        assert (scores >= 1 / 3).all() and (scores <= 1).all()
+    # No ordering is asserted for "logp" and "max_softmax" this far out: MCMC
+    # training shapes the energy only where chains go, and softmax is
+    # over-confident far from the data. Real OOD data is tested below.
+
+
+def test_logp_score_is_logsumexp_of_decision_function_plus_jacobian(fitted, iris):
+    X, _ = iris
+    logits = fitted.decision_function(X)
+    log_det = -np.log(fitted.scaler_.scale_).sum()
+    expected = np.log(np.exp(logits).sum(1)) + log_det
+    np.testing.assert_allclose(fitted.score_samples(X), expected, rtol=1e-10)
+
+
+def test_fitted_attributes(fitted):
+    assert fitted.n_features_in_ == 4
+    assert fitted.n_iter_ == FAST_PARAMS["max_iter"] == len(fitted.history_)
+    assert fitted.stop_reason_ == "max_iter"
+    assert len(fitted.loss_curve_) == fitted.n_iter_
+    row = fitted.history_[-1]
+    for key in ("loss", "ce", "acc", "e_data", "e_sample", "grad_norm", "seconds"):
+        assert np.isfinite(row[key])
+    assert fitted.device_ == "cpu"
+    assert fitted.buffer_.x.shape == (FAST_PARAMS["buffer_size"], 4)
+
+
+def test_string_and_categorical_labels(iris):
+    X, y = iris
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    clf = JEMClassifier(**FAST_PARAMS).fit(X, names)
+    np.testing.assert_array_equal(clf.classes_, ["setosa", "versicolor", "virginica"])
+    assert set(clf.predict(X)) <= set(names)
+    cat = pd.Series(names, dtype="category")
+    clf = JEMClassifier(**FAST_PARAMS).fit(pd.DataFrame(X, columns=list("abcd")), cat)
+    np.testing.assert_array_equal(clf.classes_, ["setosa", "versicolor", "virginica"])
+    np.testing.assert_array_equal(clf.feature_names_in_, list("abcd"))
+
+
+def test_unlabeled_marker_in_object_array_of_strings(iris):
+    X, y = iris
+    labels = np.array(["a", "b", "c"], dtype=object)[y]
+    labels[::2] = -1
+    clf = JEMClassifier(**FAST_PARAMS).fit(X, labels)
+    np.testing.assert_array_equal(clf.classes_, ["a", "b", "c"])
+
+
+def test_unlabeled_rows_are_not_a_class(iris):
+    X, y = iris
+    y = y.copy()
+    y[::3] = -1
+    clf = JEMClassifier(**FAST_PARAMS).fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
+
+
+def test_sample_weight_of_ones_matches_no_weights(iris):
+    X, y = iris
+    a = JEMClassifier(**FAST_PARAMS).fit(X, y)
+    b = JEMClassifier(**FAST_PARAMS).fit(X, y, sample_weight=np.ones(len(y)))
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-4)
+
+
+def test_sample_weight_shifts_the_decision(iris):
+    X, y = iris
+    weights = np.where(y == 1, 10.0, 0.1)
+    plain = JEMClassifier(**FAST_PARAMS).fit(X, y)
+    heavy = JEMClassifier(**FAST_PARAMS).fit(X, y, sample_weight=weights)
+    assert (heavy.predict(X) == 1).sum() > (plain.predict(X) == 1).sum()
+
+
+def test_sample_shapes_units_and_classes(iris):
+    X, y = iris
+    clf = JEMClassifier(**FAST_PARAMS).fit(X * 1000.0, y)
+    samples = clf.sample(50, random_state=0)
+    assert samples.shape == (50, 4)
+    # Samples come back in the user's units, not standardized ones.
+    assert np.abs(samples.mean(0)).max() > 100
+    np.testing.assert_array_equal(samples, clf.sample(50, random_state=0))
+    assert clf.sample(3, y=2).shape == (3, 4)
+    assert clf.sample(3, y=[0, 1, 2]).shape == (3, 4)
+    with pytest.raises(ValueError, match="not in classes_"):
+        clf.sample(2, y=7)
+    with pytest.raises(ValueError, match="n_samples"):
+        clf.sample(0)
+
+
+def test_short_run_sample_starts_from_init(iris):
+    X, y = iris
+    clf = JEMClassifier(training="short_run", **FAST_PARAMS).fit(X, y)
+    assert clf.buffer_ is None
+    assert clf.sample(5, y=1, random_state=0).shape == (5, 4)
+
+
+# --------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "make_X, match",
+    [
+        (lambda X: np.where(np.arange(X.size).reshape(X.shape) == 3, np.nan, X), "NaN"),
+        (lambda X: np.where(np.arange(X.size).reshape(X.shape) == 3, np.inf, X), "inf"),
+        (lambda X: X[:0], "0 sample"),
+        (lambda X: X.astype(str).astype(object) + "x", "could not convert"),
+    ],
+    ids=["nan", "inf", "empty", "strings"],
+)
+def test_bad_X_in_fit_raises_value_error(iris, make_X, match):
+    X, y = iris
+    bad = make_X(X)
+    with pytest.raises(ValueError, match=match):
+        JEMClassifier(**FAST_PARAMS).fit(bad, y[: len(bad)])
+
+
+def test_sparse_X_is_refused(iris):
+    X, y = iris
+    with pytest.raises(TypeError, match="dense data is required"):
+        JEMClassifier(**FAST_PARAMS).fit(sp.csr_matrix(X), y)
+
+
+def test_wrong_n_features_at_predict(fitted, iris):
+    X, _ = iris
+    for method in ("predict", "predict_proba", "decision_function", "score_samples"):
+        with pytest.raises(ValueError, match="features"):
+            getattr(fitted, method)(X[:, :3])
+
+
+def test_nan_at_predict(fitted, iris):
+    X = iris[0].copy()
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        fitted.predict(X)
+
+
+def test_all_rows_unlabeled(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="needs labeled rows"):
+        JEMClassifier(**FAST_PARAMS).fit(X, np.full_like(y, -1))
+
+
+def test_one_labeled_class(iris):
+    X, y = iris
+    y = np.where(y == 0, 0, -1)
+    with pytest.raises(ValueError, match="at least two classes"):
+        JEMClassifier(**FAST_PARAMS).fit(X, y)
+
+
+def test_bad_parameters_are_named(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="step_size"):
+        JEMClassifier(step_size=-1).fit(X, y)
+    with pytest.raises(ValueError, match="Unknown sampler_params"):
+        JEMClassifier(sampler_params={"bogus": 1}, **FAST_PARAMS).fit(X, y)
+    with pytest.raises(ValueError, match="hidden_dims"):
+        JEMClassifier(**{**FAST_PARAMS, "hidden_dims": (0,)}).fit(X, y)
+    with pytest.raises(ValueError, match="not a device"):
+        JEMClassifier(**{**FAST_PARAMS, "device": "gpu0"}).fit(X, y)
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="a CUDA GPU is present, so cuda is valid"
+)
+def test_cuda_without_gpu_is_a_clear_error(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        JEMClassifier(**{**FAST_PARAMS, "device": "cuda"}).fit(X, y)
+
+
+def test_diverged_fit_is_a_clear_error(iris):
+    X, y = iris
+    clf = JEMClassifier(**{**FAST_PARAMS, "learning_rate": 1e6, "step_size": 1e6})
+    with pytest.raises(ValueError, match="diverged|non-finite"):
+        clf.fit(X * 1e3, y)
+
+
+# ---------------------------------------------------- state, seeds, pickling
+def test_pickle_round_trip(fitted, iris):
+    X, _ = iris
+    loaded = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+    np.testing.assert_array_equal(
+        loaded.sample(4, random_state=1), fitted.sample(4, random_state=1)
+    )
+
+
+def test_clone_is_unfitted_with_same_params(fitted):
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params()
+    assert not hasattr(copy, "net_")
+
+
+def test_random_state_reproducible_also_in_threads():
+    X, y = make_blobs(200, n_features=5, centers=3, random_state=0)
+    params = {**FAST_PARAMS, "max_iter": 5}
+
+    def fit(seed):
+        return (
+            JEMClassifier(**{**params, "random_state": seed}).fit(X, y).predict_proba(X)
+        )
+
+    serial = [fit(s) for s in (0, 1, 0, 1)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        threaded = list(pool.map(fit, (0, 1, 0, 1)))
+    for a, b in zip(serial, threaded):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(serial[0], serial[2])
+    assert not np.array_equal(serial[0], serial[1])
+
+
+def test_does_not_change_global_torch_state(iris):
+    X, y = iris
+    rng_state = torch.get_rng_state()
+    threads = torch.get_num_threads()
+    dtype = torch.get_default_dtype()
+    JEMClassifier(**FAST_PARAMS).fit(X, y).sample(3)
+    assert torch.equal(torch.get_rng_state(), rng_state)
+    assert torch.get_num_threads() == threads
+    assert torch.get_default_dtype() == dtype
+
+
+def test_pipeline_in_grid_search(iris):
+    X, y = iris
+    pipe = make_pipeline(StandardScaler(), JEMClassifier(**FAST_PARAMS))
+    search = GridSearchCV(
+        pipe, {"jemclassifier__alpha": [0.1, 1.0]}, cv=2, error_score="raise"
+    )
+    search.fit(X, y)
+    assert search.best_score_ > 0.7
+    assert search.predict(X).shape == (150,)
+
+
+# ---------------------------------------------- quality floors on real data
+# Regression alarms on seeded real data, not the benchmark targets.
+@pytest.mark.slow
+def test_semi_supervised_beats_labeled_rows_only():
+    X_train, y_ssl, X_test, y_test = digits_ssl(n_labeled_per_class=10, seed=0)
+    params = dict(max_iter=40, device="cpu", random_state=0)
+    jem = JEMClassifier(**params).fit(X_train, y_ssl)
+    # The same network, the same number of steps, cross-entropy on the labeled
+    # rows only (no likelihood term, no sampling).
+    supervised = JEMClassifier(alpha=0.0, n_steps=0, **params).fit(X_train, y_ssl)
+    jem_acc, sup_acc = jem.score(X_test, y_test), supervised.score(X_test, y_test)
+    assert jem_acc > sup_acc + 0.02, (jem_acc, sup_acc)
+
+
+@pytest.mark.slow
+def test_score_samples_separates_unseen_digits():
+    X_train, X_test, y_train, y_test = digits_split()
+    inside = y_train < 5
+    clf = JEMClassifier(max_iter=40, device="cpu", random_state=0)
+    clf.fit(X_train[inside], y_train[inside])
+    auroc = roc_auc_score(y_test < 5, clf.score_samples(X_test))
+    assert auroc > 0.85, auroc
+    # Class-conditional samples look like their class to the classifier.
+    samples = clf.sample(100, y=3, random_state=0)
+    assert (clf.predict(samples) == 3).mean() > 0.7

@@ -1,0 +1,129 @@
+import math
+
+import pytest
+import torch
+
+from sk_ebm.nets import MLPEnergyNet, energy, frozen
+from sk_ebm.samplers import SGLD, FreshChains, InitDistribution, ReplayBuffer
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_sgld_with_langevin_noise_recovers_a_gaussian():
+    # E(x) = (x - mu)^T P (x - mu) / 2 has exp(-E) = N(mu, P^-1).
+    mu = torch.tensor([1.0, -2.0])
+    cov = torch.tensor([[1.0, 0.6], [0.6, 0.8]])
+    precision = torch.linalg.inv(cov)
+
+    def gaussian_energy(x):
+        d = x - mu
+        return 0.5 * ((d @ precision) * d).sum(1)
+
+    step = 0.01
+    sampler = SGLD(step, math.sqrt(2 * step))
+    x0 = torch.randn(4000, 2, generator=_gen(1))
+    x, stats = sampler.run(x0, gaussian_energy, 1500, _gen(2))
+    torch.testing.assert_close(x.mean(0), mu, atol=0.06, rtol=0)
+    # Unadjusted Langevin inflates the covariance by O(step): 2 % here.
+    torch.testing.assert_close(torch.cov(x.T), cov, atol=0.08, rtol=0)
+    assert stats["grad_norm"] > 0
+
+
+def test_sgld_without_noise_descends_to_the_minimum():
+    sampler = SGLD(0.1, 0.0)
+    x, _ = sampler.run(torch.full((3, 2), 5.0), lambda x: (x**2).sum(1), 200, _gen())
+    torch.testing.assert_close(x, torch.zeros(3, 2), atol=1e-6, rtol=0)
+
+
+def test_sgld_grad_clipping_bounds_each_move():
+    sampler = SGLD(1.0, 0.0, clip_grad=0.5)
+    x0 = torch.full((2, 2), 100.0)
+    x, _ = sampler.run(x0, lambda x: (x**2).sum(1), 1, _gen())
+    moves = (x - x0).norm(dim=1)
+    torch.testing.assert_close(moves, torch.full((2,), 0.5))
+
+
+def test_sampling_the_network_computes_no_parameter_gradient():
+    net = MLPEnergyNet(3, 2, (8,), "silu", _gen())
+    seen = []
+
+    def energy_fn(x):
+        seen.append(any(p.requires_grad for p in net.parameters()))
+        return energy(net(x))
+
+    with frozen(net):
+        SGLD(0.1, 0.01).run(torch.zeros(5, 3), energy_fn, 4, _gen())
+    assert seen == [False] * 4
+    assert all(p.grad is None for p in net.parameters())
+
+
+def _class_data():
+    g = _gen(3)
+    y = torch.arange(300) % 3
+    X = torch.randn(300, 2, generator=g) * 0.1 + torch.tensor([[0.0, 0.0]]) + y[:, None]
+    return X, y
+
+
+@pytest.mark.parametrize("kind", ["uniform", "diag_gaussian", "data_gaussian"])
+def test_init_distributions_match_the_data_range(kind):
+    X, _ = _class_data()
+    draws = InitDistribution(kind, X).draw(5000, _gen())
+    assert draws.shape == (5000, 2)
+    torch.testing.assert_close(draws.mean(0), X.mean(0), atol=0.1, rtol=0)
+    if kind == "uniform":
+        assert (draws >= X.min(0).values).all() and (draws <= X.max(0).values).all()
+
+
+def test_class_gaussian_init_draws_near_each_class():
+    X, y = _class_data()
+    init = InitDistribution("class_gaussian", X, y, n_classes=3)
+    for c in range(3):
+        draws = init.draw(2000, _gen(c), y=torch.full((2000,), c))
+        torch.testing.assert_close(
+            draws.mean(0), torch.tensor([c, c], dtype=torch.float32), atol=0.05, rtol=0
+        )
+
+
+def test_class_gaussian_init_needs_labels():
+    X, _ = _class_data()
+    with pytest.raises(ValueError, match="class labels"):
+        InitDistribution("class_gaussian", X)
+
+
+def test_replay_buffer_keeps_per_class_chains_apart():
+    X, y = _class_data()
+    init = InitDistribution("class_gaussian", X, y, n_classes=3)
+    buffer = ReplayBuffer(init, 30, reinit_freq=0.0, generator=_gen(), n_classes=3)
+    before = buffer.x.clone()
+    target = torch.full((50,), 1)
+    x0, idx = buffer.sample(50, _gen(1), y=target)
+    assert (buffer.slot_class[idx] == 1).all()
+    torch.testing.assert_close(x0, before[idx])
+    buffer.update(idx, torch.full_like(x0, 42.0))
+    changed = (buffer.x != before).any(1)
+    assert changed.any()
+    assert (buffer.slot_class[changed] == 1).all()
+    # Chains of classes 0 and 2 were left alone.
+    other = buffer.slot_class != 1
+    torch.testing.assert_close(buffer.x[other], before[other])
+
+
+def test_replay_buffer_reinit_replaces_drawn_chains():
+    X, _ = _class_data()
+    init = InitDistribution("diag_gaussian", X)
+    buffer = ReplayBuffer(init, 100, reinit_freq=1.0, generator=_gen())
+    buffer.x.fill_(1e6)
+    x0, _ = buffer.sample(64, _gen(1))
+    assert (x0.abs() < 100).all()
+    kept, _ = ReplayBuffer(init, 100, 0.0, _gen()).sample(64, _gen(1))
+    assert kept.shape == (64, 2)
+
+
+def test_fresh_chains_start_from_init_and_remember_nothing():
+    X, _ = _class_data()
+    chains = FreshChains(InitDistribution("diag_gaussian", X))
+    x0, idx = chains.sample(10, _gen())
+    assert x0.shape == (10, 2) and idx is None
+    chains.update(idx, x0)

@@ -172,8 +172,8 @@ def _take(values, idx):
 
 
 def _grad_norm(net):
-    norms = [p.grad.norm() for p in net.parameters() if p.grad is not None]
-    return float(torch.stack(norms).norm()) if norms else 0.0
+    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    return torch.nn.utils.get_total_norm(grads).item() if grads else 0.0
 
 
 def _check_finite(loss, epoch):

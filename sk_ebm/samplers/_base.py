@@ -6,14 +6,20 @@ import torch
 class BaseSampler:
     """Run a Markov chain on an energy, one ``step`` at a time.
 
-    Subclasses implement :meth:`step`. The loop computes the gradient of the
+    Subclasses implement :meth:`step` (and :meth:`draw_noise` if they need
+    noise, drawn for every step at once: one kernel instead of one per step). The
+    loop computes the gradient of the
     energy with respect to the inputs only: callers run it inside
     :func:`sk_ebm.nets.frozen` so that no parameter gradient is built.
     """
 
-    def step(self, x, grad, generator):
-        """Return the next state from the current state and its energy gradient."""
+    def step(self, x, grad, noise):
+        """Return the next state from the state, its energy gradient and noise."""
         raise NotImplementedError
+
+    def draw_noise(self, n_steps, x, generator):
+        """Noise for ``n_steps`` steps from ``x``; indexable by step, or None."""
+        return None
 
     def run(self, x0, energy_fn, n_steps, generator):
         """Run ``n_steps`` steps from ``x0``.
@@ -38,10 +44,11 @@ class BaseSampler:
             last step.
         """
         x = x0.detach().clone()
+        noise = self.draw_noise(n_steps, x, generator)
         grad = None
-        for _ in range(n_steps):
+        for k in range(n_steps):
             grad = _energy_grad(energy_fn, x)
-            x = self.step(x, grad, generator)
+            x = self.step(x, grad, None if noise is None else noise[k])
         # Measured on the last step only: a norm per step would cost a device
         # synchronisation per step for a diagnostic.
         grad_norm = 0.0 if grad is None else float(grad.flatten(1).norm(dim=1).mean())

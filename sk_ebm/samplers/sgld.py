@@ -30,15 +30,18 @@ class SGLD(BaseSampler):
         self.noise_scale = noise_scale
         self.clip_grad = clip_grad
 
-    def step(self, x, grad, generator):
+    def draw_noise(self, n_steps, x, generator):
+        if self.noise_scale == 0:
+            return None
+        noise = torch.randn(
+            (n_steps, *x.shape), generator=generator, device=x.device, dtype=x.dtype
+        )
+        return noise.mul_(self.noise_scale)
+
+    def step(self, x, grad, noise):
         if self.clip_grad is not None:
             norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12)
             scale = (self.clip_grad / norm).clamp(max=1.0)
             grad = grad * scale.view(-1, *([1] * (grad.dim() - 1)))
         x = x.add(grad, alpha=-self.step_size)
-        if self.noise_scale > 0:
-            noise = torch.randn(
-                x.shape, generator=generator, device=x.device, dtype=x.dtype
-            )
-            x.add_(noise, alpha=self.noise_scale)
-        return x
+        return x if noise is None else x.add_(noise)

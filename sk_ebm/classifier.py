@@ -363,9 +363,13 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         n_samples = _check_n_samples(n_samples)
         y_index = None
         if y is not None:
-            labels = np.broadcast_to(
-                np.asarray(y, dtype=self.classes_.dtype), n_samples
-            )
+            labels = np.asarray(y, dtype=self.classes_.dtype)
+            if labels.ndim > 1 or labels.size not in (1, n_samples):
+                raise ValueError(
+                    f"y must be one label or {n_samples} labels (n_samples); "
+                    f"got shape {labels.shape}."
+                )
+            labels = np.broadcast_to(labels.ravel(), n_samples)
             y_index = np.searchsorted(self.classes_, labels)
             y_index = np.minimum(y_index, len(self.classes_) - 1)
             unknown = self.classes_[y_index] != labels

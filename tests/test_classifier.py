@@ -146,6 +146,8 @@ def test_sample_shapes_units_and_classes(iris):
         clf.sample(2, y=7)
     with pytest.raises(ValueError, match="n_samples"):
         clf.sample(0)
+    with pytest.raises(ValueError, match="one label or 3 labels"):
+        clf.sample(3, y=[0, 1])
 
 
 def test_short_run_sample_starts_from_init(iris):

@@ -1,7 +1,6 @@
 """Tests for sk_ebm.datasets: loaders, benchmark splits and 2-D toys."""
 
 import gzip
-import subprocess
 import sys
 from pathlib import Path
 
@@ -469,18 +468,3 @@ def test_make_uniform_background():
     assert np.all(B2 >= lo) and np.all(B2 <= hi)
     with pytest.raises(ValueError, match="margin"):
         make_uniform_background(X, margin=-1.0)
-
-
-def test_datasets_do_not_import_torch():
-    # Load sk_ebm/datasets without running sk_ebm/__init__.py (which imports the
-    # torch estimators) and check that torch stays out of sys.modules.
-    root = Path(__file__).resolve().parents[1]
-    code = (
-        "import sys, types\n"
-        "pkg = types.ModuleType('sk_ebm')\n"
-        f"pkg.__path__ = [{str(root / 'sk_ebm')!r}]\n"
-        "sys.modules['sk_ebm'] = pkg\n"
-        "import sk_ebm.datasets\n"
-        "assert 'torch' not in sys.modules, 'sk_ebm.datasets imported torch'\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch.func import functional_call
 
 from ._training import PCDConfig, TrainingData, train_mcmc
-from .nets import ACTIVATIONS, MLPEnergyNet, class_energy, energy, frozen
+from .nets import ACTIVATIONS, MLPEnergyNet, energy, energy_fn, frozen
 from .samplers import INITS, SGLD, FreshChains, InitDistribution, ReplayBuffer
 
 #: Keys accepted in ``sampler_params``, with their meaning.
@@ -100,6 +100,12 @@ def resolve_device(device):
             f"{torch.cuda.device_count()} CUDA device(s)."
         )
     return str(parsed)
+
+
+def _check_n_samples(n_samples):
+    if not isinstance(n_samples, Integral) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
+    return int(n_samples)
 
 
 def _seed_from(random_state):
@@ -280,25 +286,17 @@ class _BaseEnergyEstimator(BaseEstimator):
         then follow the class energy ``-f(x)[y]``.
         """
         generator = self._generator(_seed_from(random_state))
-        net = self.net_
         sampler = self._sampler(self.sampler_params_)
         steps = self.sampler_params_["sample_steps"]
         steps = self.n_steps if steps is None else steps
+        y = None
         if y_index is None:
             x0 = self._start_points(n_samples, generator)
-
-            def energy_fn(x):
-                return energy(net(x))
-
         else:
             y = torch.as_tensor(y_index, dtype=torch.long, device=self.device_)
-            x0 = self._resample_for_classes(y, generator)
-
-            def energy_fn(x):
-                return class_energy(net(x), y)
-
-        with frozen(net):
-            x, _ = sampler.run(x0, energy_fn, steps, generator)
+            x0 = self._resample_for_classes(y, sampler, generator)
+        with frozen(self.net_):
+            x, _ = sampler.run(x0, energy_fn(self.net_, y), steps, generator)
         return self._inverse_transform(x.double().cpu().numpy())
 
     def _start_points(self, n, generator):
@@ -306,15 +304,15 @@ class _BaseEnergyEstimator(BaseEstimator):
             return self.buffer_.sample(n, generator)[0]
         return self.init_.draw(n, generator)
 
-    def _resample_for_classes(self, y, generator):
+    def _resample_for_classes(self, y, sampler, generator):
         if self.buffer_ is not None:
             pool = self.buffer_.x
         else:
             # Short-run: the pool is what training used as model samples.
             start = self.init_.draw(max(4 * len(y), 1000), generator)
             with frozen(self.net_):
-                pool, _ = self._sampler(self.sampler_params_).run(
-                    start, lambda x: energy(self.net_(x)), self.n_steps, generator
+                pool, _ = sampler.run(
+                    start, energy_fn(self.net_), self.n_steps, generator
                 )
         with torch.no_grad():
             proba = torch.softmax(self.net_(pool), dim=1)

@@ -12,7 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .exceptions import DivergenceError
-from .nets import energy, frozen
+from .nets import energy_fn, frozen
 from .objectives import jem_loss
 
 
@@ -95,7 +95,7 @@ def train_mcmc(net, data, chains, sampler, config, generator, verbose=0):
             x0, slots = chains.sample(len(batch["x_data"]), generator)
             with frozen(net):
                 x_neg, sampler_stats = sampler.run(
-                    x0, _unconditional_energy(net), config.n_steps, generator
+                    x0, energy_fn(net), config.n_steps, generator
                 )
             chains.update(slots, x_neg)
             loss, stats = jem_loss(
@@ -120,10 +120,6 @@ def train_mcmc(net, data, chains, sampler, config, generator, verbose=0):
         epochs.set_postfix(_postfix(row), refresh=False)
     _check_weights(net)
     return history
-
-
-def _unconditional_energy(net):
-    return lambda x: energy(net(x))
 
 
 class _Batches:

@@ -11,7 +11,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import _BaseEnergyEstimator
+from ._base import _BaseEnergyEstimator, _check_n_samples
 
 #: The marker of an unlabeled row in ``y`` (scikit-learn's semi-supervised
 #: convention).
@@ -379,14 +379,3 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
                     f"{sorted(set(labels[unknown].tolist()))}."
                 )
         return self._draw_samples(n_samples, y_index, random_state)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
-
-
-def _check_n_samples(n_samples):
-    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
-    return int(n_samples)

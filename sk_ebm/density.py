@@ -11,8 +11,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import _BaseEnergyEstimator
-from .classifier import _check_n_samples
+from ._base import _BaseEnergyEstimator, _check_n_samples
 
 
 class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):

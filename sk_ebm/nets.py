@@ -66,6 +66,25 @@ def class_energy(logits, y):
     return -logits.gather(1, y[:, None])[:, 0]
 
 
+def energy_fn(net, y=None):
+    """The function samplers follow: ``x -> E(x)``, or ``x -> E(x, y)`` if ``y``.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Maps inputs to logits.
+    y : torch.LongTensor of shape (n_chains,) or None
+        Class of each chain, for class-conditional sampling.
+
+    Returns
+    -------
+    callable
+    """
+    if y is None:
+        return lambda x: energy(net(x))
+    return lambda x: class_energy(net(x), y)
+
+
 class MLPEnergyNet(nn.Module):
     """Multi-layer perceptron whose outputs define an energy.
 

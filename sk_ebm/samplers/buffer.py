@@ -38,7 +38,6 @@ class InitDistribution:
         if kind == "class_gaussian" and (y is None or n_classes is None):
             raise ValueError("init='class_gaussian' needs class labels.")
         self.kind = kind
-        X64 = X.double()
         if kind == "uniform":
             self.low = X.min(0).values
             self.high = X.max(0).values
@@ -46,6 +45,7 @@ class InitDistribution:
             self.mean = X.mean(0)
             self.std = X.std(0, correction=0).clamp_min(1e-6)
         else:
+            X64 = X.double()
             mean, cov = X64.mean(0), _covariance(X64)
             if kind == "data_gaussian":
                 self.mean = mean.to(X.dtype)

@@ -14,15 +14,40 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch.func import functional_call
 
-from ._training import PCDConfig, TrainingData, train_mcmc
-from .nets import ACTIVATIONS, MLPEnergyNet, energy, energy_fn, frozen
+from ._training import (
+    PCDConfig,
+    TrainingData,
+    VERAConfig,
+    train_mcmc,
+    train_vera,
+    vera_optimizers,
+)
+from .nets import (
+    ACTIVATIONS,
+    GaussianGenerator,
+    MLPEnergyNet,
+    energy,
+    energy_fn,
+    frozen,
+)
 from .samplers import INITS, SGLD, FreshChains, InitDistribution, ReplayBuffer
 
 #: Keys accepted in ``sampler_params``, with their meaning.
 SAMPLER_PARAMS = {
     "init": "where chains start: one of " + ", ".join(INITS),
     "clip_grad": "if a float, each chain's energy gradient is clipped to this norm",
-    "sample_steps": "SGLD steps taken by sample() (default: n_steps)",
+    "sample_steps": "SGLD steps taken by sample() (default: n_steps; 0 for vera)",
+}
+
+#: Keys accepted in ``generator_params`` (``training="vera"``), with defaults.
+GENERATOR_PARAMS = {
+    "latent_dim": None,  # None: min(n_features, 64)
+    "hidden_dims": None,  # None: the energy network's hidden_dims
+    "learning_rate": None,  # None: learning_rate
+    "posterior_learning_rate": 0.02,
+    "n_posterior": 20,
+    "sigma_bounds": (0.01, 0.3),
+    "posterior_scale": 0.1,
 }
 
 # Rows per forward pass at prediction time: bounds memory, not results.
@@ -54,6 +79,50 @@ def _check_sampler_params(sampler_params, default_init):
             f"got {steps!r}."
         )
     return params
+
+
+def _check_generator_params(generator_params, n_features, hidden_dims, lr):
+    params = dict(GENERATOR_PARAMS)
+    unknown = set(generator_params or {}) - set(GENERATOR_PARAMS)
+    if unknown:
+        raise ValueError(
+            f"Unknown generator_params key(s) {sorted(unknown)}; the keys are "
+            f"{sorted(GENERATOR_PARAMS)}."
+        )
+    params.update(generator_params or {})
+    if params["latent_dim"] is None:
+        params["latent_dim"] = min(n_features, 64)
+    if params["hidden_dims"] is None:
+        params["hidden_dims"] = hidden_dims
+    if params["learning_rate"] is None:
+        params["learning_rate"] = lr
+    _require(params, "latent_dim", Integral, 1)
+    _require(params, "n_posterior", Integral, 1)
+    for key in ("learning_rate", "posterior_learning_rate", "posterior_scale"):
+        _require(params, key, Real, 0, strict=True)
+    dims = params["hidden_dims"]
+    if not all(isinstance(d, Integral) and d >= 1 for d in dims):
+        raise ValueError(
+            f"generator_params['hidden_dims'] must be positive ints; got {dims!r}."
+        )
+    low, high = params["sigma_bounds"]
+    if not 0 < low <= high:
+        raise ValueError(
+            "generator_params['sigma_bounds'] must be (low, high) with "
+            f"0 < low <= high; got {params['sigma_bounds']!r}."
+        )
+    return params
+
+
+def _require(params, key, kind, low, strict=False):
+    value = params[key]
+    ok = isinstance(value, kind) and (value > low if strict else value >= low)
+    if not ok:
+        relation = ">" if strict else ">="
+        raise ValueError(
+            f"generator_params[{key!r}] must be a number {relation} {low}; "
+            f"got {value!r}."
+        )
 
 
 def resolve_device(device):
@@ -116,7 +185,7 @@ class _BaseEnergyEstimator(BaseEstimator):
     """Parameters, fitting and prediction plumbing shared by the estimators."""
 
     _parameter_constraints: dict = {
-        "training": [StrOptions({"pcd", "short_run"})],
+        "training": [StrOptions({"pcd", "short_run", "vera"})],
         "hidden_dims": [tuple, list],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -128,8 +197,11 @@ class _BaseEnergyEstimator(BaseEstimator):
         "buffer_size": [Interval(Integral, 1, None, closed="left")],
         "reinit_freq": [Interval(Real, 0, 1, closed="both")],
         "sampler_params": [dict, None],
+        "generator_params": [dict, None],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "energy_reg": [Interval(Real, 0, None, closed="left")],
+        "grad_penalty": [Interval(Real, 0, None, closed="left")],
+        "entropy_weight": [Interval(Real, 0, None, closed="left")],
         "standardize": ["boolean"],
         "device": [str],
         "verbose": ["verbose"],
@@ -160,7 +232,23 @@ class _BaseEnergyEstimator(BaseEstimator):
         net = MLPEnergyNet(
             X.shape[1], n_outputs, hidden_dims, self.activation, init_generator
         ).to(self.device_)
-        n_classes = None if y_index is None else n_outputs
+        if self.training == "vera":
+            history, fitted = self._fit_vera(net, data, init_generator, generator)
+        else:
+            history, fitted = self._fit_mcmc(net, data, sampler_params, generator)
+        # Sampler state: the chains (MCMC) or the generator (VERA), None if unused.
+        fitted = {"init_": None, "buffer_": None, "generator_": None, **fitted}
+        for name, value in fitted.items():
+            setattr(self, name, value)
+        self.net_ = net
+        self.sampler_params_ = sampler_params
+        self.history_ = history
+        self.loss_curve_ = [row["loss"] for row in history]
+        self.n_iter_ = len(history)
+        self.stop_reason_ = "max_iter"
+
+    def _fit_mcmc(self, net, data, sampler_params, generator):
+        n_classes = None if data.y is None else net.layers[-1].out_features
         init = InitDistribution(sampler_params["init"], data.X, data.y, n_classes)
         if self.training == "pcd":
             chains = ReplayBuffer(
@@ -185,14 +273,51 @@ class _BaseEnergyEstimator(BaseEstimator):
             generator,
             self.verbose,
         )
-        self.net_ = net
-        self.init_ = init
-        self.buffer_ = chains if self.training == "pcd" else None
-        self.sampler_params_ = sampler_params
-        self.history_ = history
-        self.loss_curve_ = [row["loss"] for row in history]
-        self.n_iter_ = len(history)
-        self.stop_reason_ = "max_iter"
+        return history, {
+            "init_": init,
+            "buffer_": chains if self.training == "pcd" else None,
+        }
+
+    def _fit_vera(self, net, data, init_generator, generator):
+        params = _check_generator_params(
+            self.generator_params,
+            data.X.shape[1],
+            tuple(self.hidden_dims),
+            self.learning_rate,
+        )
+        sampler_net = GaussianGenerator(
+            params["latent_dim"],
+            data.X.shape[1],
+            tuple(params["hidden_dims"]),
+            self.activation,
+            params["sigma_bounds"],
+            params["posterior_scale"],
+            init_generator,
+        ).to(self.device_)
+        config = VERAConfig(
+            max_iter=self.max_iter,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            alpha=self.alpha,
+            energy_reg=self.energy_reg,
+            grad_penalty=self.grad_penalty,
+            entropy_weight=self.entropy_weight,
+            unlabeled_entropy=getattr(self, "unlabeled_entropy", 0.0),
+            generator_learning_rate=params["learning_rate"],
+            posterior_learning_rate=params["posterior_learning_rate"],
+            n_posterior=params["n_posterior"],
+        )
+        optimizers = vera_optimizers(net, sampler_net, config)
+        history = train_vera(
+            net, sampler_net, optimizers, data, config, generator, self.verbose
+        )
+        return history, {
+            "generator_": sampler_net,
+            "generator_params_": params,
+            "optimizer_states_": {
+                name: opt.state_dict() for name, opt in optimizers.items()
+            },
+        }
 
     def _check_hidden_dims(self):
         dims = tuple(self.hidden_dims)
@@ -288,7 +413,8 @@ class _BaseEnergyEstimator(BaseEstimator):
         generator = self._generator(_seed_from(random_state))
         sampler = self._sampler(self.sampler_params_)
         steps = self.sampler_params_["sample_steps"]
-        steps = self.n_steps if steps is None else steps
+        if steps is None:
+            steps = 0 if self.generator_ is not None else self.n_steps
         y = None
         if y_index is None:
             x0 = self._start_points(n_samples, generator)
@@ -300,12 +426,17 @@ class _BaseEnergyEstimator(BaseEstimator):
         return self._inverse_transform(x.double().cpu().numpy())
 
     def _start_points(self, n, generator):
+        if self.generator_ is not None:
+            with torch.no_grad():
+                return self.generator_.sample(n, generator)[0]
         if self.buffer_ is not None:
             return self.buffer_.sample(n, generator)[0]
         return self.init_.draw(n, generator)
 
     def _resample_for_classes(self, y, sampler, generator):
-        if self.buffer_ is not None:
+        if self.generator_ is not None:
+            pool = self._start_points(max(4 * len(y), 1000), generator)
+        elif self.buffer_ is not None:
             pool = self.buffer_.x
         else:
             # Short-run: the pool is what training used as model samples.
@@ -340,12 +471,16 @@ class _BaseEnergyEstimator(BaseEstimator):
             )
             self.device_ = "cpu"
             return
-        for key in ("net_", "init_", "buffer_"):
+        for key in ("net_", "init_", "buffer_", "generator_"):
             if getattr(self, key, None) is not None:
                 setattr(self, key, getattr(self, key).to(device))
 
 
 def _to_cpu(value):
+    if isinstance(value, dict):
+        return {key: _to_cpu(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_to_cpu(item) for item in value]
     if isinstance(value, torch.nn.Module):
         return copy.deepcopy(value).cpu()
     if torch.is_tensor(value):

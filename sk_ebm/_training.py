@@ -12,8 +12,13 @@ import torch
 from tqdm.auto import tqdm
 
 from .exceptions import DivergenceError
-from .nets import energy_fn, frozen
-from .objectives import jem_loss
+from .nets import energy, energy_fn, frozen
+from .objectives import (
+    entropy_score,
+    jem_loss,
+    posterior_scale_loss,
+    vera_ebm_loss,
+)
 
 
 @dataclass
@@ -83,6 +88,164 @@ def train_mcmc(net, data, chains, sampler, config, generator, verbose=0):
         If the loss or the weights stop being finite.
     """
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+
+    def step(batch):
+        x0, slots = chains.sample(len(batch["x_data"]), generator)
+        with frozen(net):
+            x_neg, sampler_stats = sampler.run(
+                x0, energy_fn(net), config.n_steps, generator
+            )
+        chains.update(slots, x_neg)
+        loss, stats = jem_loss(
+            net,
+            x_neg=x_neg,
+            alpha=config.alpha,
+            energy_reg=config.energy_reg,
+            **batch,
+        )
+        stats["grad_norm"] = _descend(optimizer, loss, net)
+        stats["sampler_grad_norm"] = sampler_stats["grad_norm"]
+        return stats
+
+    history = _run_epochs(step, data, config, generator, verbose)
+    _check_weights(net)
+    return history
+
+
+@dataclass
+class VERAConfig:
+    """Hyper-parameters of VERA training (see :func:`train_vera`)."""
+
+    max_iter: int
+    batch_size: int
+    learning_rate: float
+    alpha: float
+    energy_reg: float
+    grad_penalty: float
+    entropy_weight: float
+    unlabeled_entropy: float
+    generator_learning_rate: float
+    posterior_learning_rate: float
+    n_posterior: int
+
+
+def vera_optimizers(net, sampler_net, config):
+    """Adam with betas (0, 0.9) for the energy and the generator (VERA's choice).
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        The energy network.
+    sampler_net : GaussianGenerator
+    config : VERAConfig
+
+    Returns
+    -------
+    dict of torch.optim.Optimizer
+        ``"energy"``, ``"generator"`` and ``"posterior"`` (the proposal scale).
+    """
+    betas = (0.0, 0.9)
+    return {
+        "energy": torch.optim.Adam(
+            net.parameters(), lr=config.learning_rate, betas=betas
+        ),
+        "generator": torch.optim.Adam(
+            sampler_net.generator_parameters(),
+            lr=config.generator_learning_rate,
+            betas=betas,
+        ),
+        "posterior": torch.optim.Adam(
+            [sampler_net.log_posterior_scale], lr=config.posterior_learning_rate
+        ),
+    }
+
+
+def train_vera(net, sampler_net, optimizers, data, config, generator, verbose=0):
+    """Train ``net`` with negatives from a learned generator (VERA, no MCMC).
+
+    Each step: draw ``(x, h)`` from the generator; one step of the energy on
+    :func:`~sk_ebm.objectives.vera_ebm_loss` with ``x`` as negatives; one step
+    of the generator maximising ``mean(-E(x)) + entropy_weight * H(q)``, the
+    entropy gradient coming from :func:`~sk_ebm.objectives.entropy_score`; one
+    step of the proposal scale on its ELBO.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        The energy network.
+    sampler_net : GaussianGenerator
+    optimizers : dict
+        From :func:`vera_optimizers` (or a previous fit, to continue it).
+    data : TrainingData
+    config : VERAConfig
+    generator : torch.Generator
+    verbose : int
+
+    Returns
+    -------
+    history : list of dict
+        As :func:`train_mcmc`, with ``grad_penalty``, ``entropy`` (the
+        generator's entropy surrogate), ``sigma`` (its output noise) and, for
+        classifiers, ``entropy_y``, instead of ``sampler_grad_norm``.
+    """
+
+    def step(batch):
+        x_gen, h = sampler_net.sample(len(batch["x_data"]), generator)
+        loss, stats = vera_ebm_loss(
+            net,
+            x_neg=x_gen.detach(),
+            alpha=config.alpha,
+            energy_reg=config.energy_reg,
+            grad_penalty=config.grad_penalty,
+            unlabeled_entropy=config.unlabeled_entropy,
+            **batch,
+        )
+        stats["grad_norm"] = _descend(optimizers["energy"], loss, net)
+        stats.update(
+            _vera_generator_step(
+                net, sampler_net, x_gen, h, optimizers, config, generator
+            )
+        )
+        return stats
+
+    history = _run_epochs(step, data, config, generator, verbose)
+    _check_weights(net)
+    return history
+
+
+def _vera_generator_step(net, sampler_net, x_gen, h, optimizers, config, generator):
+    """Step the generator on ``-(mean log p(x) + entropy_weight * H)``, then ``s``."""
+    score = entropy_score(sampler_net, x_gen, h, config.n_posterior, generator)
+    with frozen(net):
+        log_p = -energy(net(x_gen)).mean()
+    entropy = (score * x_gen).sum(1).mean()
+    _descend(optimizers["generator"], -(log_p + config.entropy_weight * entropy))
+    sampler_net.clamp_sigma()
+    # Only the proposal scale learns from its ELBO: grad, not backward, so the
+    # generator's own gradients are left alone.
+    post_loss = posterior_scale_loss(sampler_net, x_gen, h, generator)
+    (grad,) = torch.autograd.grad(post_loss, sampler_net.log_posterior_scale)
+    sampler_net.log_posterior_scale.grad = grad
+    optimizers["posterior"].step()
+    return {"entropy": entropy.item(), "sigma": sampler_net.sigma.item()}
+
+
+def _descend(optimizer, loss, net=None):
+    """One optimizer step on ``loss``; returns the gradient norm of ``net``."""
+    if not torch.isfinite(loss):
+        raise DivergenceError(
+            f"Training diverged: the loss is {loss.item()}. Lower learning_rate "
+            "or step_size, or raise energy_reg."
+        )
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = _grad_norm(net) if net is not None else 0.0
+    optimizer.step()
+    return norm
+
+
+def _run_epochs(step, data, config, generator, verbose):
+    """Call ``step(batch)`` over shuffled batches for ``config.max_iter`` epochs."""
     batches = _Batches(data, config.batch_size, generator)
     history = []
     epochs = tqdm(
@@ -92,33 +255,13 @@ def train_mcmc(net, data, chains, sampler, config, generator, verbose=0):
         start = time.perf_counter()
         totals = {}
         for batch in batches.epoch():
-            x0, slots = chains.sample(len(batch["x_data"]), generator)
-            with frozen(net):
-                x_neg, sampler_stats = sampler.run(
-                    x0, energy_fn(net), config.n_steps, generator
-                )
-            chains.update(slots, x_neg)
-            loss, stats = jem_loss(
-                net,
-                x_neg=x_neg,
-                alpha=config.alpha,
-                energy_reg=config.energy_reg,
-                **batch,
-            )
-            _check_finite(loss, epoch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            stats["grad_norm"] = _grad_norm(net)
-            stats["sampler_grad_norm"] = sampler_stats["grad_norm"]
-            optimizer.step()
-            for key, value in stats.items():
+            for key, value in step(batch).items():
                 totals[key] = totals.get(key, 0.0) + value
         row = {key: value / batches.n_batches for key, value in totals.items()}
         row.update(epoch=epoch + 1, learning_rate=config.learning_rate)
         row["seconds"] = time.perf_counter() - start
         history.append(row)
         epochs.set_postfix(_postfix(row), refresh=False)
-    _check_weights(net)
     return history
 
 
@@ -170,14 +313,6 @@ def _take(values, idx):
 def _grad_norm(net):
     grads = [p.grad for p in net.parameters() if p.grad is not None]
     return torch.nn.utils.get_total_norm(grads).item() if grads else 0.0
-
-
-def _check_finite(loss, epoch):
-    if not torch.isfinite(loss):
-        raise DivergenceError(
-            f"Training diverged in epoch {epoch + 1}: the loss is {loss.item()}. "
-            "Lower learning_rate or step_size, or raise energy_reg."
-        )
 
 
 def _check_weights(net):

@@ -1,9 +1,11 @@
 """JEMClassifier: a classifier whose logits also define an energy-based model."""
 
+from numbers import Real
+
 import numpy as np
 from scipy.special import log_softmax, logsumexp, softmax
 from sklearn.base import ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -31,10 +33,12 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
 
     Parameters
     ----------
-    training : {"pcd", "short_run"}, default="pcd"
+    training : {"pcd", "short_run", "vera"}, default="pcd"
         How negative samples for the ``log p(x)`` gradient are drawn.
-        ``"pcd"``: persistent chains in a replay buffer (JEM's Algorithm 1).
+        ``"pcd"``: persistent SGLD chains in a replay buffer (JEM's Algorithm 1).
         ``"short_run"``: every chain starts afresh from the init distribution.
+        ``"vera"``: no MCMC; a generator network trained alongside the energy
+        with a variational entropy estimate supplies the samples (VERA [2]_).
     hidden_dims : tuple of int, default=(256, 256)
         Widths of the hidden layers of the MLP.
     activation : {"silu", "relu", "leaky_relu", "elu", "tanh", "softplus"}, \
@@ -68,12 +72,33 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         the default, or ``"class_gaussian"``: one Gaussian per class fitted to the
         labeled rows); ``"clip_grad"``, a float to clip each chain's energy
         gradient to, default None; ``"sample_steps"``, SGLD steps taken by
-        :meth:`sample`, default ``n_steps``.
+        :meth:`sample`, default ``n_steps`` (0 for ``training="vera"``).
+    generator_params : dict, default=None
+        Extras of ``training="vera"``: ``"latent_dim"`` (width of the
+        generator's Gaussian input, default ``min(n_features, 64)``),
+        ``"hidden_dims"`` (of the generator's MLP, default ``hidden_dims``),
+        ``"learning_rate"`` (generator's Adam, default ``learning_rate``),
+        ``"posterior_learning_rate"`` (0.02), ``"n_posterior"`` (importance
+        samples of the entropy estimator, 20), ``"sigma_bounds"`` (the
+        generator's output noise is kept in ``(0.01, 0.3)``, standardized units)
+        and ``"posterior_scale"`` (initial proposal scale, 0.1).
     alpha : float, default=0.1
         Weight of the ``log p(x)`` term relative to the cross-entropy.
     energy_reg : float, default=0.01
         Weight of the penalty on squared energies of data and samples, which keeps
         them from drifting.
+    grad_penalty : float, default=0.1
+        ``training="vera"`` only: weight of ``mean ||grad_x E(x)||^2 / 2`` on
+        data rows (VERA's ``gamma``), inside the likelihood term. It keeps the
+        energy smooth where the data are, which training without MCMC needs.
+    entropy_weight : float, default=1.0
+        ``training="vera"`` only: weight of the generator's entropy in its
+        objective ``mean(-E(x)) + entropy_weight * H(q)`` (VERA's ``lambda``; 1
+        makes the generator fit the model, smaller values make it colder).
+    unlabeled_entropy : float, default=0.1
+        ``training="vera"`` only: weight of the mean entropy of ``p(y | x)`` on
+        data rows (VERA's ``beta``), which pushes class boundaries away from
+        unlabeled rows.
     standardize : bool, default=True
         Standardize features internally (a ``StandardScaler`` fitted on all rows),
         so that a raw table works and the samplers' scales make sense.
@@ -106,10 +131,18 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         The device the model was trained on.
     scaler_ : StandardScaler or None
         The internal scaler (None when ``standardize=False``).
-    init_ : InitDistribution
-        The distribution chains start from.
+    init_ : InitDistribution or None
+        The distribution chains start from (None for ``training="vera"``).
     buffer_ : ReplayBuffer or None
         The persistent chains (``training="pcd"``), in standardized units.
+    generator_ : GaussianGenerator or None
+        ``training="vera"``: the trained generator ``x = g(h) + sigma * eps``
+        (standardized units), with its learned ``sigma`` and proposal scale.
+    generator_params_ : dict
+        ``training="vera"``: ``generator_params`` with defaults filled in.
+    optimizer_states_ : dict
+        ``training="vera"``: state dicts of the ``"energy"``, ``"generator"`` and
+        ``"posterior"`` Adam optimizers, so training can continue.
     sampler_params_ : dict
         ``sampler_params`` with defaults filled in.
     history_ : list of dict
@@ -147,6 +180,9 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
     .. [1] W. Grathwohl, K.-C. Wang, J.-H. Jacobsen, D. Duvenaud, M. Norouzi,
        K. Swersky, "Your classifier is secretly an energy based model and you
        should treat it like one", ICLR 2020, arXiv:1912.03263.
+    .. [2] W. Grathwohl, J. Kelly, M. Hashemi, M. Norouzi, K. Swersky,
+       D. Duvenaud, "No MCMC for me: Amortized sampling for fast and stable
+       training of energy-based models", ICLR 2021, arXiv:2010.04230.
 
     Examples
     --------
@@ -164,6 +200,7 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
     _parameter_constraints: dict = {
         **_BaseEnergyEstimator._parameter_constraints,
         "ood_score": [StrOptions({"logp", "max_softmax", "grad_norm"})],
+        "unlabeled_entropy": [Interval(Real, 0, None, closed="left")],
     }
 
     _default_init = "data_gaussian"
@@ -183,8 +220,12 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         buffer_size=10000,
         reinit_freq=0.05,
         sampler_params=None,
+        generator_params=None,
         alpha=0.1,
         energy_reg=0.01,
+        grad_penalty=0.1,
+        entropy_weight=1.0,
+        unlabeled_entropy=0.1,
         standardize=True,
         ood_score="logp",
         device="auto",
@@ -203,8 +244,12 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         self.buffer_size = buffer_size
         self.reinit_freq = reinit_freq
         self.sampler_params = sampler_params
+        self.generator_params = generator_params
         self.alpha = alpha
         self.energy_reg = energy_reg
+        self.grad_penalty = grad_penalty
+        self.entropy_weight = entropy_weight
+        self.unlabeled_entropy = unlabeled_entropy
         self.standardize = standardize
         self.ood_score = ood_score
         self.device = device
@@ -340,10 +385,12 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         return logsumexp(logits, axis=1) + self._log_det_jacobian()
 
     def sample(self, n_samples=1, y=None, random_state=None):
-        """Draw inputs from the model by SGLD, in the user's feature units.
+        """Draw inputs from the model, in the user's feature units.
 
-        Chains start from the replay buffer (``training="pcd"``) or the init
-        distribution and take ``sampler_params["sample_steps"]`` SGLD steps.
+        Chains start from the replay buffer (``training="pcd"``), the init
+        distribution (``"short_run"``) or the generator (``"vera"``) and take
+        ``sampler_params["sample_steps"]`` SGLD steps on the energy (default
+        ``n_steps``; 0 for ``"vera"``, whose generator output is the sample).
 
         Parameters
         ----------

@@ -26,9 +26,11 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
 
     Parameters
     ----------
-    training : {"pcd", "short_run"}, default="pcd"
-        ``"pcd"``: persistent chains in a replay buffer; ``"short_run"``: every
-        chain starts afresh from the init distribution.
+    training : {"pcd", "short_run", "vera"}, default="pcd"
+        ``"pcd"``: persistent SGLD chains in a replay buffer; ``"short_run"``:
+        every chain starts afresh from the init distribution; ``"vera"``: no
+        MCMC, samples come from a generator network trained alongside the energy
+        (VERA [2]_).
     hidden_dims : tuple of int, default=(256, 256)
         Widths of the hidden layers of the MLP.
     activation : {"silu", "relu", "leaky_relu", "elu", "tanh", "softplus"}, \
@@ -56,11 +58,26 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         default, N(0, I) on standardized inputs, or ``"data_gaussian"``);
         ``"clip_grad"``: a float to clip each chain's energy gradient to;
         ``"sample_steps"``: SGLD steps taken by :meth:`sample` (default
-        ``n_steps``).
+        ``n_steps``; 0 for ``training="vera"``).
+    generator_params : dict, default=None
+        Extras of ``training="vera"``: ``"latent_dim"`` (width of the
+        generator's Gaussian input, default ``min(n_features, 64)``),
+        ``"hidden_dims"`` (of the generator's MLP, default ``hidden_dims``),
+        ``"learning_rate"`` (generator's Adam, default ``learning_rate``),
+        ``"posterior_learning_rate"`` (0.02), ``"n_posterior"`` (importance
+        samples of the entropy estimator, 20), ``"sigma_bounds"`` (the
+        generator's output noise is kept in ``(0.01, 0.3)``, standardized units)
+        and ``"posterior_scale"`` (initial proposal scale, 0.1).
     alpha : float, default=1.0
         Weight of the likelihood term.
     energy_reg : float, default=0.01
         Weight of the penalty on squared energies.
+    grad_penalty : float, default=0.1
+        ``training="vera"`` only: weight of ``mean ||grad_x E(x)||^2 / 2`` on
+        data rows (VERA's ``gamma``), inside the likelihood term.
+    entropy_weight : float, default=1.0
+        ``training="vera"`` only: weight of the generator's entropy in its
+        objective ``mean(-E(x)) + entropy_weight * H(q)`` (VERA's ``lambda``).
     standardize : bool, default=True
         Standardize features internally. Scores stay densities of the original
         units: the scaler's log-Jacobian is added.
@@ -89,10 +106,18 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         The device the model was trained on.
     scaler_ : StandardScaler or None
         The internal scaler.
-    init_ : InitDistribution
-        The distribution chains start from.
+    init_ : InitDistribution or None
+        The distribution chains start from (None for ``training="vera"``).
     buffer_ : ReplayBuffer or None
         The persistent chains (``training="pcd"``), in standardized units.
+    generator_ : GaussianGenerator or None
+        ``training="vera"``: the trained generator ``x = g(h) + sigma * eps``
+        (standardized units), with its learned ``sigma`` and proposal scale.
+    generator_params_ : dict
+        ``training="vera"``: ``generator_params`` with defaults filled in.
+    optimizer_states_ : dict
+        ``training="vera"``: state dicts of the ``"energy"``, ``"generator"`` and
+        ``"posterior"`` Adam optimizers, so training can continue.
     sampler_params_ : dict
         ``sampler_params`` with defaults filled in.
     history_ : list of dict
@@ -121,6 +146,9 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
     ----------
     .. [1] Y. Song, D. P. Kingma, "How to Train Your Energy-Based Models",
        arXiv:2101.03288.
+    .. [2] W. Grathwohl, J. Kelly, M. Hashemi, M. Norouzi, K. Swersky,
+       D. Duvenaud, "No MCMC for me: Amortized sampling for fast and stable
+       training of energy-based models", ICLR 2021, arXiv:2010.04230.
 
     Examples
     --------
@@ -155,8 +183,11 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         buffer_size=10000,
         reinit_freq=0.05,
         sampler_params=None,
+        generator_params=None,
         alpha=1.0,
         energy_reg=0.01,
+        grad_penalty=0.1,
+        entropy_weight=1.0,
         standardize=True,
         contamination=0.1,
         device="auto",
@@ -175,8 +206,11 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         self.buffer_size = buffer_size
         self.reinit_freq = reinit_freq
         self.sampler_params = sampler_params
+        self.generator_params = generator_params
         self.alpha = alpha
         self.energy_reg = energy_reg
+        self.grad_penalty = grad_penalty
+        self.entropy_weight = entropy_weight
         self.standardize = standardize
         self.contamination = contamination
         self.device = device
@@ -275,7 +309,12 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         return np.where(inlier, 1, -1)
 
     def sample(self, n_samples=1, random_state=None):
-        """Draw rows from the model by SGLD, in the user's feature units.
+        """Draw rows from the model, in the user's feature units.
+
+        Chains start from the replay buffer (``training="pcd"``), the init
+        distribution (``"short_run"``) or the generator (``"vera"``) and take
+        ``sampler_params["sample_steps"]`` SGLD steps on the energy (default
+        ``n_steps``; 0 for ``"vera"``, whose generator output is the sample).
 
         Parameters
         ----------

@@ -86,3 +86,171 @@ def _weighted_mean(values, weights):
     if weights is None:
         return values.mean()
     return (values * weights).sum() / weights.sum().clamp_min(1e-12)
+
+
+def vera_ebm_loss(
+    net,
+    x_data,
+    x_neg,
+    *,
+    w_data=None,
+    x_lab=None,
+    y_lab=None,
+    w_lab=None,
+    alpha=1.0,
+    energy_reg=0.0,
+    grad_penalty=0.0,
+    unlabeled_entropy=0.0,
+):
+    """The energy network's loss in VERA: contrastive term plus a gradient penalty.
+
+    ``loss = CE(f(x_lab), y_lab) + alpha * (mean E(x_data) - mean E(x_neg)
+    + grad_penalty * mean ||grad_x E(x_data)||^2 / 2)
+    + energy_reg * (mean E(x_data)^2 + mean E(x_neg)^2)
+    + unlabeled_entropy * mean H(p(y | x_data))``
+
+    The same contrastive term as :func:`jem_loss`, with negatives from the
+    generator instead of MCMC. The penalty on the data's energy gradient keeps the
+    energy smooth where the data are, which is what makes training without MCMC
+    stable (VERA's ``gamma``). The entropy of ``p(y | x)`` on data rows (VERA's
+    ``beta``) pushes decision boundaries away from unlabeled rows.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Maps inputs to logits.
+    x_data : torch.Tensor of shape (n, n_features)
+        Data rows, labeled or not.
+    x_neg : torch.Tensor of shape (m, n_features)
+        Generator samples (detached).
+    w_data, x_lab, y_lab, w_lab
+        As in :func:`jem_loss`.
+    alpha : float
+        Weight of the likelihood term (and its gradient penalty).
+    energy_reg : float
+        Weight of the squared-energy penalty.
+    grad_penalty : float
+        Weight of the penalty on the squared norm of the data's energy gradient.
+    unlabeled_entropy : float
+        Weight of the mean entropy of ``p(y | x)`` on data rows (classifiers).
+
+    Returns
+    -------
+    loss : torch.Tensor
+    stats : dict
+        As :func:`jem_loss`, plus ``grad_penalty`` (the mean squared gradient
+        norm over two) and, for classifiers, ``entropy_y`` (mean entropy of
+        ``p(y | x)`` on data rows).
+    """
+    x_data = x_data.detach().requires_grad_(grad_penalty > 0)
+    separate_lab = x_lab is not None and x_lab is not x_data
+    parts = [x_lab] if separate_lab else []
+    logits = net(torch.cat([*parts, x_data, x_neg]))
+    n_lab = len(x_lab) if separate_lab else 0
+    logits_data = logits[n_lab : n_lab + len(x_data)]
+    e_data = energy(logits_data)
+    e_neg = energy(logits[n_lab + len(x_data) :])
+    e_data_mean = _weighted_mean(e_data, w_data)
+    generative = e_data_mean - e_neg.mean()
+    stats = {"e_data": e_data_mean.item(), "e_sample": e_neg.mean().item()}
+    if grad_penalty > 0:
+        (grad,) = torch.autograd.grad(e_data.sum(), x_data, create_graph=True)
+        penalty = _weighted_mean(grad.pow(2).sum(1) / 2, w_data)
+        generative = generative + grad_penalty * penalty
+        stats["grad_penalty"] = penalty.item()
+    loss = alpha * generative
+    if energy_reg:
+        loss = loss + energy_reg * (
+            _weighted_mean(e_data**2, w_data) + (e_neg**2).mean()
+        )
+    if x_lab is not None:
+        logits_lab = logits[:n_lab] if separate_lab else logits_data
+        ce = _weighted_mean(F.cross_entropy(logits_lab, y_lab, reduction="none"), w_lab)
+        loss = loss + ce
+        stats["ce"] = ce.item()
+        stats["acc"] = (logits_lab.argmax(1) == y_lab).float().mean().item()
+        if unlabeled_entropy:
+            entropy_y = _weighted_mean(_softmax_entropy(logits_data), w_data)
+            loss = loss + unlabeled_entropy * entropy_y
+            stats["entropy_y"] = entropy_y.item()
+    stats["loss"] = loss.item()
+    return loss, stats
+
+
+def entropy_score(sampler_net, x, h, n_posterior, generator):
+    """Estimate ``-grad_x log q(x)`` for rows drawn from a Gaussian generator.
+
+    ``grad_x log q(x) = E_{q(h | x)}[-(x - g(h)) / sigma^2]``. The posterior
+    ``q(h | x)`` is approximated by self-normalised importance sampling with the
+    proposal ``N(h0, diag(s^2))`` around the latent ``h0`` that produced ``x``
+    (VERA's estimator): ``n_posterior`` latents ``h_i``, weights
+    ``w_i`` proportional to ``q(x, h_i) / N(h_i; h0, s^2)``.
+
+    Parameters
+    ----------
+    sampler_net : GaussianGenerator
+        The generator (its ``g``, ``sigma`` and proposal scale ``s``).
+    x : torch.Tensor of shape (n, n_features)
+        Generator samples.
+    h : torch.Tensor of shape (n, latent_dim)
+        The latents that produced them.
+    n_posterior : int
+        Importance samples per row.
+    generator : torch.Generator
+        Source of the proposal draws.
+
+    Returns
+    -------
+    torch.Tensor of shape (n, n_features)
+        The estimate ``c`` (no gradient). ``mean(sum(c * x))`` is a surrogate
+        whose gradient in the generator's parameters is that of the entropy of
+        ``q``.
+    """
+    with torch.no_grad():
+        x, h = x.detach(), h.detach()
+        scale = sampler_net.log_posterior_scale.exp()
+        eps = torch.randn((n_posterior, *h.shape), generator=generator, device=h.device)
+        h_post = h + scale * eps
+        means = sampler_net(h_post.reshape(-1, h.shape[1])).reshape(
+            n_posterior, *x.shape
+        )
+        sigma2 = sampler_net.sigma**2
+        log_lik = -0.5 * ((x - means) ** 2).sum(-1) / sigma2
+        log_prior = -0.5 * (h_post**2).sum(-1)
+        log_proposal = -0.5 * (eps**2).sum(-1)  # constants cancel in softmax
+        weights = torch.softmax(log_lik + log_prior - log_proposal, dim=0)
+        return (weights[..., None] * (x - means)).sum(0) / sigma2
+
+
+def posterior_scale_loss(sampler_net, x, h, generator):
+    """Minus the ELBO of the proposal ``N(h0, diag(s^2))`` for ``q(h | x)``.
+
+    ``ELBO = E_r[log q(x, h)] + H(r)``, estimated with one reparameterised draw.
+    Only ``s`` should be stepped on it: the generator's own parameters are
+    trained by the generator loss.
+
+    Parameters
+    ----------
+    sampler_net : GaussianGenerator
+    x : torch.Tensor of shape (n, n_features)
+        Generator samples (detached here).
+    h : torch.Tensor of shape (n, latent_dim)
+        Their latents (detached here).
+    generator : torch.Generator
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar to minimise in ``log_posterior_scale``.
+    """
+    x, h = x.detach(), h.detach()
+    log_scale = sampler_net.log_posterior_scale
+    eps = torch.randn(h.shape, generator=generator, device=h.device)
+    h_post = h + log_scale.exp() * eps
+    elbo = sampler_net.log_joint(x, h_post) + log_scale.sum()
+    return -elbo.mean()
+
+
+def _softmax_entropy(logits):
+    log_p = torch.log_softmax(logits, dim=1)
+    return -(log_p.exp() * log_p).sum(1)

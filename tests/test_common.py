@@ -11,6 +11,8 @@ ESTIMATORS = [
     JEMClassifier(training="short_run", **FAST_PARAMS),
     EnergyDensityEstimator(training="pcd", **FAST_PARAMS),
     EnergyDensityEstimator(training="short_run", **FAST_PARAMS),
+    JEMClassifier(training="vera", **FAST_PARAMS),
+    EnergyDensityEstimator(training="vera", **FAST_PARAMS),
 ]
 
 SAMPLE_WEIGHT_REASON = (

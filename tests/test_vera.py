@@ -11,7 +11,7 @@ from sk_ebm import EnergyDensityEstimator, JEMClassifier
 from sk_ebm.nets import GaussianGenerator
 from sk_ebm.objectives import entropy_score, posterior_scale_loss
 
-from ._helpers import FAST_PARAMS
+from ._helpers import FAST_PARAMS, digits_ssl
 
 LATENT, FEATURES, SIGMA = 3, 5, 0.5
 
@@ -254,3 +254,17 @@ def test_toy_densities_rank_held_out_rows_above_background(training, make):
     # this background; these short fits measured 0.86-0.93. A regression alarm,
     # not a benchmark: benchmarks/density_toys.py reports the full comparison.
     assert auroc > 0.8, auroc
+
+
+@pytest.mark.slow
+def test_semi_supervised_vera_beats_labeled_rows_only_and_samples_classes():
+    X_train, y_ssl, X_test, y_test = digits_ssl(n_labeled_per_class=10, seed=0)
+    params = dict(max_iter=40, device="cpu", random_state=0)
+    vera = JEMClassifier(training="vera", **params).fit(X_train, y_ssl)
+    # The same network and number of steps, cross-entropy on labeled rows only.
+    supervised = JEMClassifier(alpha=0.0, n_steps=0, **params).fit(X_train, y_ssl)
+    vera_acc = vera.score(X_test, y_test)
+    sup_acc = supervised.score(X_test, y_test)
+    assert vera_acc > sup_acc + 0.02, (vera_acc, sup_acc)
+    samples = vera.sample(100, y=3, random_state=0)
+    assert (vera.predict(samples) == 3).mean() > 0.7

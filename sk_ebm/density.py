@@ -62,7 +62,8 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
     generator_params : dict, default=None
         Extras of ``training="vera"``: ``"latent_dim"`` (width of the
         generator's Gaussian input, default ``min(n_features, 64)``),
-        ``"hidden_dims"`` (of the generator's MLP, default ``hidden_dims``),
+        ``"hidden_dims"`` (of the generator's MLP, default ``hidden_dims``
+        with each width halved),
         ``"learning_rate"`` (generator's Adam, default ``learning_rate``),
         ``"posterior_learning_rate"`` (0.02), ``"n_posterior"`` (importance
         samples of the entropy estimator, 20), ``"sigma_bounds"`` (the

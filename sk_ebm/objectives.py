@@ -142,14 +142,16 @@ def vera_ebm_loss(
         norm over two) and, for classifiers, ``entropy_y`` (mean entropy of
         ``p(y | x)`` on data rows).
     """
-    x_data = x_data.detach().requires_grad_(grad_penalty > 0)
     separate_lab = x_lab is not None and x_lab is not x_data
-    parts = [x_lab] if separate_lab else []
-    logits = net(torch.cat([*parts, x_data, x_neg]))
+    # The data rows get their own forward pass: the gradient penalty's double
+    # backward then runs over them alone, not over the labeled and generated
+    # rows too (measured: the largest single cost of a VERA step).
+    x_data = x_data.detach().requires_grad_(grad_penalty > 0)
+    logits_data = net(x_data)
+    others = net(torch.cat([x_lab, x_neg]) if separate_lab else x_neg)
     n_lab = len(x_lab) if separate_lab else 0
-    logits_data = logits[n_lab : n_lab + len(x_data)]
     e_data = energy(logits_data)
-    e_neg = energy(logits[n_lab + len(x_data) :])
+    e_neg = energy(others[n_lab:])
     e_data_mean = _weighted_mean(e_data, w_data)
     generative = e_data_mean - e_neg.mean()
     stats = {"e_data": e_data_mean.item(), "e_sample": e_neg.mean().item()}
@@ -164,7 +166,7 @@ def vera_ebm_loss(
             _weighted_mean(e_data**2, w_data) + (e_neg**2).mean()
         )
     if x_lab is not None:
-        logits_lab = logits[:n_lab] if separate_lab else logits_data
+        logits_lab = others[:n_lab] if separate_lab else logits_data
         ce = _weighted_mean(F.cross_entropy(logits_lab, y_lab, reduction="none"), w_lab)
         loss = loss + ce
         stats["ce"] = ce.item()

@@ -1,5 +1,6 @@
-"""The statistics behind benchmarks/density_toys.py and benchmarks/sweep.py."""
+"""The benchmark scripts: their statistics, result logs and tables (baselines only)."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -49,3 +50,60 @@ def test_sweep_ranks_share_ties_and_pick_the_best_worst_case():
     text = sweep.table(rows)
     # a wins task x but is last on y; b is never worse than 2.5.
     assert "best worst-case rank for pcd: b (2.5)" in text
+
+
+def _run_benchmark(module, tmp_path, *args):
+    module.main([*args, "--out", str(tmp_path)])
+    return [json.loads(line) for line in next(tmp_path.glob("*.jsonl")).open()]
+
+
+def test_semi_supervised_benchmark_runs_baselines_and_writes_its_table(tmp_path):
+    import semi_supervised
+
+    rows = _run_benchmark(
+        semi_supervised, tmp_path, "--quick", "--methods", "logreg", "hgb"
+    )
+    assert {(r["method"], r["k"], r["seed"]) for r in rows} == {
+        ("logreg", 10, 0),
+        ("hgb", 10, 0),
+    }
+    # The labeled-only baselines match docs/data.md's measurements (seed 0).
+    logreg = next(r for r in rows if r["method"] == "logreg")
+    assert 0.85 < logreg["value"] < 0.96
+    table = (tmp_path / "semi_supervised_quick.md").read_text()
+    assert "| logreg |" in table and "target 94.5" in table
+    assert (tmp_path / "semi_supervised_quick.png").stat().st_size > 0
+
+
+def test_benchmark_log_keeps_the_latest_row_per_key(tmp_path):
+    import _common
+
+    path = tmp_path / "log.jsonl"
+    log = _common.ResultLog(path, ("method", "seed"))
+    log.add(method="a", seed=0, value=1)
+    log.add(method="a", seed=0, value=2)
+    log.add(method="a", seed=1, value=3)
+    reread = _common.ResultLog(path, ("method", "seed"))
+    assert sorted(r["value"] for r in reread.rows) == [2, 3]
+    assert _common.ResultLog(path, ("method",), fresh=True).rows == []
+
+
+def test_ood_benchmark_scores_in_distribution_rows_higher(tmp_path):
+    import ood
+
+    rows = _run_benchmark(ood, tmp_path, "--quick", "--methods", "lof", "gmm")
+    auroc = {r["method"]: r["value"] for r in rows if r["metric"] == "auroc"}
+    fpr = {r["method"]: r["value"] for r in rows if r["metric"] == "fpr95"}
+    assert set(auroc) == {"lof", "gmm"}
+    assert all(0.8 < v <= 1 for v in auroc.values())
+    assert all(0 <= v < 0.8 for v in fpr.values())
+    assert "target AUROC 93.0" in (tmp_path / "ood_quick.md").read_text()
+
+
+def test_calibration_benchmark_reports_ece_against_the_mlp(tmp_path):
+    import calibration
+
+    rows = _run_benchmark(calibration, tmp_path, "--quick", "--methods", "mlp")
+    ece = next(r["value"] for r in rows if r["metric"] == "ece")
+    assert 0 <= ece < 0.1
+    assert "half of mlp's" in (tmp_path / "calibration_quick.md").read_text()

@@ -1,0 +1,189 @@
+"""Calibration on fully labeled data: JEM's expected calibration error vs an MLP.
+
+One stratified 75/25 split (``random_state=0``) of each dataset, every training
+row labeled; a ``StandardScaler`` fitted on the training rows scales every
+model's input. For each seed: test accuracy and the expected calibration error
+of the predicted class's probability (15 equal-width bins,
+``sk_ebm.metrics.expected_calibration_error``). Issue 6's target: JEM's ECE at
+most half of ``MLPClassifier``'s on the same data.
+
+    python benchmarks/calibration.py [--quick] [--datasets digits letter]
+        [--seeds 0 1 2] [--methods ...] [--fresh]
+
+Appends one JSON line per (dataset, method, seed, metric) to
+benchmarks/results/calibration.jsonl (``calibration_quick`` with ``--quick``),
+prints the table of every row there, writes it beside (``.md``) with the
+reliability diagrams of the first seed (``.png``).
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.append(str(Path(__file__).resolve().parent))
+
+import _common  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from sk_ebm import JEMClassifier  # noqa: E402
+from sk_ebm.datasets import load_letter, load_penbased  # noqa: E402
+from sk_ebm.metrics import expected_calibration_error, reliability_curve  # noqa: E402
+
+DATASETS = {
+    "digits": lambda: load_digits(return_X_y=True),
+    "letter": lambda: load_letter(return_X_y=True),
+    "penbased": lambda: load_penbased(return_X_y=True),
+}
+JEM_METHODS = ("jem-pcd", "jem-vera")
+METHODS = (*JEM_METHODS, "mlp", "logreg", "skorch-mlp")
+N_BINS = 15
+
+
+def make_model(method, seed, n_features, n_classes):
+    if method in JEM_METHODS:
+        training = method.split("-")[1]
+        return JEMClassifier(training=training, device="cpu", random_state=seed)
+    if method == "mlp":
+        return _common.mlp(seed)
+    if method == "logreg":
+        return _common.logistic_regression(seed)
+    if method == "skorch-mlp":
+        return _common.skorch_mlp(seed, n_features, n_classes)
+    raise ValueError(f"unknown method {method!r}")
+
+
+def split(X, y):
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=0, stratify=y
+    )
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+
+
+def run_one(log, dataset, data, method, seed, curves):
+    X_train, X_test, y_train, y_test = data
+    model = make_model(method, seed, X_train.shape[1], len(np.unique(y_train)))
+    with _common.Timer() as t:
+        model.fit(X_train, y_train)
+    proba = model.predict_proba(X_test)
+    y_index = np.searchsorted(model.classes_, y_test)
+    for metric, value in (
+        ("accuracy", np.mean(model.classes_[proba.argmax(1)] == y_test)),
+        ("ece", expected_calibration_error(y_index, proba, n_bins=N_BINS)),
+    ):
+        log.add(
+            dataset=dataset,
+            method=method,
+            seed=seed,
+            metric=metric,
+            value=float(value),
+            seconds=t.seconds,
+        )
+    curves.setdefault(dataset, {}).setdefault(method, (y_index, proba))
+
+
+def _values(rows, method, metric):
+    return [r["value"] for r in rows if (r["method"], r["metric"]) == (method, metric)]
+
+
+def _methods(rows):
+    return [m for m in METHODS if any(r["method"] == m for r in rows)]
+
+
+def summarize(rows):
+    out = []
+    for dataset in [d for d in DATASETS if any(r["dataset"] == d for r in rows)]:
+        sub = [r for r in rows if r["dataset"] == dataset]
+        cells = []
+        for method in _methods(sub):
+            seeds = sorted({r["seed"] for r in sub if r["method"] == method})
+            seconds = np.mean([r["seconds"] for r in sub if r["method"] == method])
+            cells.append(
+                [
+                    method,
+                    _common.mean_std(_values(sub, method, "ece"), decimals=2),
+                    _common.mean_std(_values(sub, method, "accuracy")),
+                    f"{seconds:.1f}",
+                    ",".join(map(str, seeds)),
+                ]
+            )
+        header = ["method", "ECE %", "test accuracy %", "fit seconds", "seeds"]
+        out.append(f"\n### {dataset}, all training rows labeled\n")
+        out.append(_common.markdown_table(header, cells))
+        out.append("\n" + _target_line(sub))
+    return "\n".join(out)
+
+
+def _target_line(rows):
+    if "mlp" not in _methods(rows):
+        return "target: needs the mlp rows"
+    bound = 0.5 * np.mean(_values(rows, "mlp", "ece"))
+    parts = [f"target ECE <= {100 * bound:.2f} (half of mlp's)"]
+    for method in JEM_METHODS:
+        if method in _methods(rows):
+            ece = np.mean(_values(rows, method, "ece"))
+            verdict = "met" if ece <= bound else "MISSED"
+            ratio = ece / (2 * bound)
+            parts.append(f"{method} {100 * ece:.2f}: {verdict} ({ratio:.2f} x mlp)")
+    return "; ".join(parts)
+
+
+def plot(curves, path):
+    """Reliability diagrams of the first seed, one panel per dataset."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not curves:
+        return
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 4.5))
+    for ax, (dataset, by_method) in zip(np.atleast_1d(axes), curves.items()):
+        ax.plot([0, 1], [0, 1], ":", color="gray")
+        for method, (y_index, proba) in by_method.items():
+            curve = reliability_curve(y_index, proba, n_bins=N_BINS)
+            ece = 100 * expected_calibration_error(y_index, proba, n_bins=N_BINS)
+            ax.plot(
+                curve.mean_confidence,
+                curve.accuracy,
+                "o-",
+                label=f"{method} (ECE {ece:.1f})",
+            )
+        ax.set(title=dataset, xlabel="confidence", ylabel="accuracy")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=["digits", "letter"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--quick", action="store_true", help="digits, seed 0")
+    parser.add_argument("--fresh", action="store_true", help="empty the results file")
+    parser.add_argument("--out", type=Path, default=_common.RESULTS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.datasets, args.seeds = ["digits"], [0]
+    _common.single_thread()
+    stem = "calibration_quick" if args.quick else "calibration"
+    log = _common.ResultLog(
+        args.out / f"{stem}.jsonl", ("dataset", "method", "seed", "metric"), args.fresh
+    )
+    curves = {}
+    for dataset in args.datasets:
+        data = split(*DATASETS[dataset]())
+        for method in args.methods:
+            for seed in args.seeds:
+                run_one(log, dataset, data, method, seed, curves)
+    _common.write_text(args.out / f"{stem}.md", summarize(log.rows))
+    plot(curves, args.out / f"{stem}.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -15,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch.func import functional_call
 
 from ._training import (
+    LoopControl,
     PCDConfig,
     TrainingData,
     VERAConfig,
@@ -206,6 +208,10 @@ class _BaseEnergyEstimator(BaseEstimator):
         "grad_penalty": [Interval(Real, 0, None, closed="left")],
         "entropy_weight": [Interval(Real, 0, None, closed="left")],
         "standardize": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
         "device": [str],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -219,12 +225,14 @@ class _BaseEnergyEstimator(BaseEstimator):
         """Fit the network; ``y_index`` holds class indices (-1 unlabeled) or None."""
         hidden_dims = self._check_hidden_dims()
         sampler_params = _check_sampler_params(self.sampler_params, self._default_init)
-        self.device_ = resolve_device(self.device)
-        seed = _seed_from(self.random_state)
+        warm = self._warm_state(X.shape[1], n_outputs, hidden_dims)
+        self.device_ = warm["device"] if warm else resolve_device(self.device)
+        # A warm start draws a new stream: the same seed would repeat the batches.
+        seed = _seed_from(self.random_state) + (warm["n_iter"] if warm else 0)
         init_generator = torch.Generator().manual_seed(seed)
         generator = self._generator(seed + 1)
 
-        X_net = self._fit_scaler(X)
+        X_net = self._transform(X) if warm else self._fit_scaler(X)
         data = TrainingData(
             X=self._tensor(X_net),
             weight=None if sample_weight is None else self._tensor(sample_weight),
@@ -232,33 +240,128 @@ class _BaseEnergyEstimator(BaseEstimator):
             if y_index is None
             else torch.as_tensor(y_index, device=self.device_),
         )
-        net = MLPEnergyNet(
-            X.shape[1], n_outputs, hidden_dims, self.activation, init_generator
-        ).to(self.device_)
-        if self.training == "vera":
-            history, fitted = self._fit_vera(net, data, init_generator, generator)
+        valid = None
+        if self.early_stopping:
+            data, valid = self._split_validation(data, generator)
+        if warm:
+            net = warm["net"]
         else:
-            history, fitted = self._fit_mcmc(net, data, sampler_params, generator)
+            net = MLPEnergyNet(
+                X.shape[1], n_outputs, hidden_dims, self.activation, init_generator
+            ).to(self.device_)
+        control = LoopControl()
+        if valid is not None:
+            control = LoopControl(
+                validation=self._validation_score(net, data, valid, generator),
+                n_iter_no_change=self.n_iter_no_change,
+            )
+        sampler = self._sampler(sampler_params)
+        if self.training == "vera":
+            result, fitted = self._fit_vera(
+                net, data, init_generator, generator, control, warm
+            )
+        else:
+            result, fitted = self._fit_mcmc(
+                net, data, sampler_params, sampler, generator, control, warm
+            )
         # Sampler state: the chains (MCMC) or the generator (VERA), None if unused.
         fitted = {"init_": None, "buffer_": None, "generator_": None, **fitted}
         for name, value in fitted.items():
             setattr(self, name, value)
         self.net_ = net
         self.sampler_params_ = sampler_params
-        self.history_ = history
-        self.loss_curve_ = [row["loss"] for row in history]
-        self.n_iter_ = len(history)
-        self.stop_reason_ = "max_iter"
+        self.sampler_ = sampler
+        self._set_history(result, warm)
 
-    def _fit_mcmc(self, net, data, sampler_params, generator):
-        n_classes = None if data.y is None else net.layers[-1].out_features
-        init = InitDistribution(sampler_params["init"], data.X, data.y, n_classes)
-        if self.training == "pcd":
-            chains = ReplayBuffer(
-                init, self.buffer_size, self.reinit_freq, generator, n_classes
+    def _set_history(self, result, warm):
+        previous = warm["history"] if warm else []
+        for row in result.history:
+            row["epoch"] += len(previous)
+        self.history_ = previous + result.history
+        self.loss_curve_ = [row["loss"] for row in self.history_]
+        self.n_iter_ = len(self.history_)
+        self.stop_reason_ = result.stop_reason
+        self.optimizer_states_ = result.optimizer_states
+        if result.stop_reason == "max_iter" and _still_falling(
+            [row["loss"] for row in result.history]
+        ):
+            warnings.warn(
+                f"{type(self).__name__} reached max_iter={self.max_iter} epochs "
+                "while its loss was still falling; raise max_iter, or fit again "
+                "with warm_start=True to continue.",
+                ConvergenceWarning,
             )
+
+    def _warm_state(self, n_features, n_outputs, hidden_dims):
+        """What a warm start continues from, or None for a fresh fit."""
+        if not (self.warm_start and hasattr(self, "net_")):
+            return None
+        fitted_training = (
+            "vera"
+            if self.generator_ is not None
+            else ("pcd" if self.buffer_ is not None else "short_run")
+        )
+        was = {
+            "training": fitted_training,
+            "n_features": self.net_.layers[0].in_features,
+            "n_outputs": self.net_.layers[-1].out_features,
+            "hidden_dims": tuple(
+                layer.out_features
+                for layer in self.net_.layers[:-1]
+                if isinstance(layer, torch.nn.Linear)
+            ),
+        }
+        now = {
+            "training": self.training,
+            "n_features": n_features,
+            "n_outputs": n_outputs,
+            "hidden_dims": hidden_dims,
+        }
+        changed = [k for k in was if was[k] != now[k]]
+        if changed:
+            detail = ", ".join(f"{k} {was[k]!r} -> {now[k]!r}" for k in changed)
+            raise ValueError(
+                f"warm_start=True cannot continue the previous fit: {detail}. "
+                "Set warm_start=False to fit from scratch."
+            )
+        return {
+            "net": self.net_,
+            "device": self.device_,
+            "n_iter": self.n_iter_,
+            "history": list(self.history_),
+            "optimizer_states": self.optimizer_states_,
+            "init": self.init_,
+            "buffer": self.buffer_,
+            "generator": self.generator_,
+            "generator_params": getattr(self, "generator_params_", None),
+        }
+
+    def _split_validation(self, data, generator):
+        rows = self._validation_candidates(data)
+        n_valid = max(1, round(self.validation_fraction * len(rows)))
+        if n_valid >= len(rows) or len(rows) - n_valid < 1:
+            raise ValueError(
+                f"early_stopping needs rows to hold out: validation_fraction="
+                f"{self.validation_fraction} of {len(rows)} rows leaves none for "
+                "training or none for validation."
+            )
+        order = rows[torch.randperm(len(rows), generator=generator, device=rows.device)]
+        valid = order[:n_valid]
+        keep = torch.ones(len(data.X), dtype=torch.bool, device=data.X.device)
+        keep[valid] = False
+        return _take_rows(data, keep), _take_rows(data, valid)
+
+    def _fit_mcmc(self, net, data, sampler_params, sampler, generator, control, warm):
+        n_classes = None if data.y is None else net.layers[-1].out_features
+        if warm:
+            init, chains = warm["init"], warm["buffer"]
         else:
-            chains = FreshChains(init)
+            init = InitDistribution(sampler_params["init"], data.X, data.y, n_classes)
+            chains = None
+            if self.training == "pcd":
+                chains = ReplayBuffer(
+                    init, self.buffer_size, self.reinit_freq, generator, n_classes
+                )
         config = PCDConfig(
             max_iter=self.max_iter,
             batch_size=self.batch_size,
@@ -267,36 +370,40 @@ class _BaseEnergyEstimator(BaseEstimator):
             alpha=self.alpha,
             energy_reg=self.energy_reg,
         )
-        history = train_mcmc(
+        result = train_mcmc(
             net,
             data,
-            chains,
-            self._sampler(sampler_params),
+            chains if chains is not None else FreshChains(init),
+            sampler,
             config,
             generator,
             self.verbose,
+            control=control,
+            state=warm["optimizer_states"] if warm else None,
         )
-        return history, {
-            "init_": init,
-            "buffer_": chains if self.training == "pcd" else None,
-        }
+        # A recovery may have lengthened the chains: sample() follows the fit.
+        self.n_steps_ = config.n_steps
+        return result, {"init_": init, "buffer_": chains}
 
-    def _fit_vera(self, net, data, init_generator, generator):
-        params = _check_generator_params(
-            self.generator_params,
-            data.X.shape[1],
-            tuple(self.hidden_dims),
-            self.learning_rate,
-        )
-        sampler_net = GaussianGenerator(
-            params["latent_dim"],
-            data.X.shape[1],
-            tuple(params["hidden_dims"]),
-            self.activation,
-            params["sigma_bounds"],
-            params["posterior_scale"],
-            init_generator,
-        ).to(self.device_)
+    def _fit_vera(self, net, data, init_generator, generator, control, warm):
+        if warm:
+            params, sampler_net = warm["generator_params"], warm["generator"]
+        else:
+            params = _check_generator_params(
+                self.generator_params,
+                data.X.shape[1],
+                tuple(self.hidden_dims),
+                self.learning_rate,
+            )
+            sampler_net = GaussianGenerator(
+                params["latent_dim"],
+                data.X.shape[1],
+                tuple(params["hidden_dims"]),
+                self.activation,
+                params["sigma_bounds"],
+                params["posterior_scale"],
+                init_generator,
+            ).to(self.device_)
         config = VERAConfig(
             max_iter=self.max_iter,
             batch_size=self.batch_size,
@@ -311,16 +418,21 @@ class _BaseEnergyEstimator(BaseEstimator):
             n_posterior=params["n_posterior"],
         )
         optimizers = vera_optimizers(net, sampler_net, config)
-        history = train_vera(
-            net, sampler_net, optimizers, data, config, generator, self.verbose
+        if warm:
+            for name, optimizer in optimizers.items():
+                optimizer.load_state_dict(warm["optimizer_states"][name])
+        result = train_vera(
+            net,
+            sampler_net,
+            optimizers,
+            data,
+            config,
+            generator,
+            self.verbose,
+            control=control,
         )
-        return history, {
-            "generator_": sampler_net,
-            "generator_params_": params,
-            "optimizer_states_": {
-                name: opt.state_dict() for name, opt in optimizers.items()
-            },
-        }
+        self.n_steps_ = self.n_steps
+        return result, {"generator_": sampler_net, "generator_params_": params}
 
     def _check_hidden_dims(self):
         dims = tuple(self.hidden_dims)
@@ -414,10 +526,10 @@ class _BaseEnergyEstimator(BaseEstimator):
         then follow the class energy ``-f(x)[y]``.
         """
         generator = self._generator(_seed_from(random_state))
-        sampler = self._sampler(self.sampler_params_)
+        sampler = self.sampler_
         steps = self.sampler_params_["sample_steps"]
         if steps is None:
-            steps = 0 if self.generator_ is not None else self.n_steps
+            steps = 0 if self.generator_ is not None else self.n_steps_
         y = None
         if y_index is None:
             x0 = self._start_points(n_samples, generator)
@@ -446,7 +558,7 @@ class _BaseEnergyEstimator(BaseEstimator):
             start = self.init_.draw(max(4 * len(y), 1000), generator)
             with frozen(self.net_):
                 pool, _ = sampler.run(
-                    start, energy_fn(self.net_), self.n_steps, generator
+                    start, energy_fn(self.net_), self.n_steps_, generator
                 )
         with torch.no_grad():
             proba = torch.softmax(self.net_(pool), dim=1)
@@ -477,6 +589,34 @@ class _BaseEnergyEstimator(BaseEstimator):
         for key in ("net_", "init_", "buffer_", "generator_"):
             if getattr(self, key, None) is not None:
                 setattr(self, key, getattr(self, key).to(device))
+
+
+def _take_rows(data, index):
+    """The rows ``index`` (indices or a mask) of a :class:`TrainingData`."""
+    return TrainingData(
+        X=data.X[index],
+        weight=None if data.weight is None else data.weight[index],
+        y=None if data.y is None else data.y[index],
+    )
+
+
+def _still_falling(losses):
+    """Whether the last epochs' losses are clearly below the ones before them.
+
+    Compares the mean loss of the last fifth of the epochs (at least two) with
+    the fifth before it: falling means lower by more than twice the standard
+    error of the difference, so the noise of stochastic training does not
+    count. With fewer than four epochs, falling means last below first.
+    """
+    losses = np.asarray(losses, dtype=float)
+    if len(losses) < 2:
+        return False
+    if len(losses) < 4:
+        return bool(losses[-1] < losses[0])
+    width = max(2, len(losses) // 5)
+    recent, before = losses[-width:], losses[-2 * width : -width]
+    stderr = math.sqrt((recent.var(ddof=1) + before.var(ddof=1)) / width)
+    return bool(before.mean() - recent.mean() > 2 * stderr)
 
 
 def _to_cpu(value):

@@ -3,6 +3,7 @@
 from numbers import Real
 
 import numpy as np
+import torch
 from scipy.special import log_softmax, logsumexp, softmax
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -108,11 +109,27 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         more in-distribution". ``"logp"``: the unnormalised ``log p(x)``;
         ``"max_softmax"``: the largest class probability; ``"grad_norm"``: minus
         the norm of the gradient of ``log p(x)`` in standardized units.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the labeled rows, score their
+        accuracy after each epoch, stop after ``n_iter_no_change`` epochs
+        without a better one, and keep the weights (and sampler state) of the
+        best epoch, as :class:`~sklearn.neural_network.MLPClassifier` does.
+    validation_fraction : float, default=0.1
+        Share of the labeled rows held out when ``early_stopping=True`` (at
+        least one row).
+    n_iter_no_change : int, default=10
+        Epochs without a better validation score before early stopping.
+    warm_start : bool, default=False
+        When True, :meth:`fit` continues the previous fit for ``max_iter`` more
+        epochs: its weights, its scaler, its optimizer state and its replay
+        buffer or generator. The data must have the same features and classes.
     device : str, default="auto"
         ``"auto"`` (a CUDA GPU when there is one, else the CPU), ``"cpu"``,
         ``"cuda"`` or ``"cuda:<index>"``.
     verbose : int, default=0
-        A progress bar over epochs when positive.
+        When positive, a tqdm progress bar over epochs showing the loss, the
+        accuracy on labeled batches and the mean data and sample energies; 0
+        prints nothing.
     random_state : int, RandomState instance or None, default=None
         Seeds a private ``torch.Generator`` for the weights, the batches and the
         sampler: an int makes fits on the CPU reproducible, also when several
@@ -142,20 +159,38 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
     generator_params_ : dict
         ``training="vera"``: ``generator_params`` with defaults filled in.
     optimizer_states_ : dict
-        ``training="vera"``: state dicts of the ``"energy"``, ``"generator"`` and
-        ``"posterior"`` Adam optimizers, so training can continue.
+        State dicts of the Adam optimizers (``"energy"``; for
+        ``training="vera"`` also ``"generator"`` and ``"posterior"``), so
+        ``warm_start`` continues training.
+    sampler_ : SGLD
+        The sampler :meth:`sample` uses; a recovery from divergence may have
+        lowered its step size below ``step_size``.
+    n_steps_ : int
+        SGLD steps of the last training chains (``n_steps``, or more after a
+        recovery from divergence).
     sampler_params_ : dict
         ``sampler_params`` with defaults filled in.
     history_ : list of dict
         One dict per epoch: ``loss``, ``ce``, ``acc`` (on labeled batches),
         ``e_data``, ``e_sample`` (mean energies of data and samples),
-        ``grad_norm``, ``sampler_grad_norm``, ``learning_rate``, ``seconds``.
+        ``grad_norm`` (of the parameters), ``sampler_grad_norm`` (MCMC) or
+        ``grad_penalty``, ``entropy``, ``sigma`` (VERA), ``learning_rate``,
+        ``seconds``, ``epoch``; ``val_score`` with early stopping; and
+        ``recovery``, a description of what was done, in an epoch that was
+        repeated after a divergence (non-finite or exploding loss, data and
+        sample energies drifting apart, exploding gradients: the fit rolls back
+        to the last good epoch, divides the learning rate by 4 and, for MCMC,
+        halves the SGLD step and doubles the chain length once, or, for VERA,
+        doubles the gradient penalty; it gives up with ``DivergenceError`` after three
+        recoveries).
     loss_curve_ : list of float
         Mean loss of each epoch.
     n_iter_ : int
         Number of epochs run.
     stop_reason_ : str
-        Why training stopped: ``"max_iter"``.
+        Why training stopped: ``"max_iter"``, ``"early_stopping"`` or
+        ``"interrupted"`` (Ctrl-C during fit ends it after the current step,
+        leaving a usable model; a second Ctrl-C interrupts at once).
 
     See Also
     --------
@@ -228,6 +263,10 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         entropy_weight=1.0,
         unlabeled_entropy=0.1,
         standardize=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        warm_start=False,
         ood_score="logp",
         device="auto",
         verbose=0,
@@ -252,6 +291,10 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         self.entropy_weight = entropy_weight
         self.unlabeled_entropy = unlabeled_entropy
         self.standardize = standardize
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
         self.ood_score = ood_score
         self.device = device
         self.verbose = verbose
@@ -285,6 +328,20 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
             )
         self._fit_energy(X, y_index, sample_weight, n_outputs=len(self.classes_))
         return self
+
+    def _validation_candidates(self, data):
+        # Only labeled rows can score accuracy.
+        return torch.nonzero(data.y >= 0)[:, 0]
+
+    def _validation_score(self, net, train, valid, generator):
+        """Accuracy of ``net`` on the held-out labeled rows."""
+
+        def accuracy():
+            with torch.no_grad():
+                correct = net(valid.X).argmax(1) == valid.y
+            return correct.float().mean().item()
+
+        return accuracy
 
     def _encode_targets(self, y):
         labeled = ~np.asarray(y == UNLABELED, dtype=bool)

@@ -112,6 +112,10 @@ def run_one(log, dataset, X, y, k, method, seed):
     with _common.Timer() as t:
         model.fit(X_train, split.y_train)
     accuracy = float(np.mean(model.predict(X_test) == split.y_test))
+    extra = {}
+    if hasattr(model, "history_"):
+        # Divergences the fit recovered from (issue 5's robustness count).
+        extra["recoveries"] = sum("recovery" in row for row in model.history_)
     log.add(
         dataset=dataset,
         k=k,
@@ -120,6 +124,7 @@ def run_one(log, dataset, X, y, k, method, seed):
         metric="accuracy",
         value=accuracy,
         seconds=t.seconds,
+        **extra,
     )
 
 

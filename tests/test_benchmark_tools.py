@@ -1,4 +1,4 @@
-"""The statistics behind benchmarks/density_toys.py and benchmarks/sweep.py."""
+"""The statistics behind benchmarks/density_toys.py, sweep.py and openml_runner.py."""
 
 import sys
 from pathlib import Path
@@ -9,6 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
 import density_toys  # noqa: E402
+import openml_runner  # noqa: E402
 import sweep  # noqa: E402
 
 
@@ -49,3 +50,14 @@ def test_sweep_ranks_share_ties_and_pick_the_best_worst_case():
     text = sweep.table(rows)
     # a wins task x but is last on y; b is never worse than 2.5.
     assert "best worst-case rank for pcd: b (2.5)" in text
+
+
+def test_openml_runner_table_pools_folds_and_seeds():
+    rows = [
+        dict(task="t", method="a", seed=0, fold_accuracy=[0.9, 0.8], seconds=1.0),
+        dict(task="t", method="a", seed=1, fold_accuracy=[1.0, 0.7], seconds=2.0),
+        dict(task="t", method="b", seed=0, fold_accuracy=[0.5, 0.5], seconds=0.4),
+    ]
+    text = openml_runner.table(rows)
+    assert "| task | a | b |" in text
+    assert "| t | 85.0 (70.0-100.0), 3 s | 50.0 (50.0-50.0), 0 s |" in text

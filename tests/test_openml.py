@@ -5,6 +5,8 @@ temporary openml cache; any attempt to reach a server fails the test.
 """
 
 import socket
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +19,9 @@ from sklearn.preprocessing import StandardScaler
 import sk_ebm
 from sk_ebm import EnergyDensityEstimator, JEMClassifier
 from sk_ebm.datasets import make_local_openml_task
+
+# benchmarks/openml_runner.py, tested at the end.
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
 TASK_ID = 990001
 IRIS_NAMES = np.array(["setosa", "versicolor", "virginica"])
@@ -206,3 +211,16 @@ def test_local_task_names_array_columns_and_checks_lengths(tmp_path):
     assert splits.count("\nTEST,") == 150  # each row tested once in 3 folds
     with pytest.raises(ValueError, match="different numbers of rows"):
         make_local_openml_task(X, y[:-1], cache_dir=tmp_path, task_id=TASK_ID)
+
+
+def test_benchmark_runner_runs_a_local_task(openml, tmp_path, point_openml_at):
+    import openml_runner as runner
+
+    point_openml_at(tmp_path)
+    ids = runner.build_local_tasks(["digits", "not-local"], tmp_path)
+    assert ids == {"digits": 990101}
+    tasks = runner.load_tasks(openml, ["digits"], ids)
+    row = runner.run_one(openml, tasks["digits"], "logreg", seed=0, quick=True)
+    assert len(row["fold_accuracy"]) == 3
+    assert row["accuracy"] == pytest.approx(np.mean(row["fold_accuracy"]), abs=1e-4)
+    assert row["accuracy"] > 0.9

@@ -311,7 +311,9 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         y : array-like of shape (n_samples,)
             Class labels, with the integer -1 on unlabeled rows (also inside an
             object array of string labels). Labeled rows train ``p(y | x)``;
-            all rows train ``p(x)``.
+            all rows train ``p(x)``. The string ``"-1"`` is an ordinary label,
+            and missing labels (None, NaN) are an error, as in scikit-learn's
+            :class:`~sklearn.semi_supervised.SelfTrainingClassifier`.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-row weights of both loss terms.
 
@@ -349,6 +351,12 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
             raise ValueError(
                 "JEMClassifier needs labeled rows, but every entry of y is -1, "
                 "the marker of an unlabeled row."
+            )
+        if y.dtype == object and any(label is None for label in y):
+            # Otherwise np.unique fails with "'<' not supported" (sklearn too).
+            raise ValueError(
+                "y contains None. Mark unlabeled rows with the integer -1, "
+                "scikit-learn's semi-supervised convention, not with None or NaN."
             )
         check_classification_targets(y[labeled])
         self.classes_, codes = np.unique(y[labeled], return_inverse=True)

@@ -10,6 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
 import density_toys  # noqa: E402
+import openml_runner  # noqa: E402
 import sweep  # noqa: E402
 
 
@@ -107,3 +108,14 @@ def test_calibration_benchmark_reports_ece_against_the_mlp(tmp_path):
     ece = next(r["value"] for r in rows if r["metric"] == "ece")
     assert 0 <= ece < 0.1
     assert "half of mlp's" in (tmp_path / "calibration_quick.md").read_text()
+
+
+def test_openml_runner_table_pools_folds_and_seeds():
+    rows = [
+        dict(task="t", method="a", seed=0, fold_accuracy=[0.9, 0.8], seconds=1.0),
+        dict(task="t", method="a", seed=1, fold_accuracy=[1.0, 0.7], seconds=2.0),
+        dict(task="t", method="b", seed=0, fold_accuracy=[0.5, 0.5], seconds=0.4),
+    ]
+    text = openml_runner.table(rows)
+    assert "| task | a | b |" in text
+    assert "| t | 85.0 (70.0-100.0), 3 s | 50.0 (50.0-50.0), 0 s |" in text

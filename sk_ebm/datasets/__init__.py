@@ -16,10 +16,12 @@ whose message gives the install command. Nothing is downloaded at run time.
 :func:`make_ring`                 2-D ring density
 :func:`make_gaussian_mixture`     2-D Gaussians on a circle
 :func:`make_uniform_background`   uniform samples around a data set
+:func:`make_local_openml_task`    an OpenML task on local data, usable offline
 ================================  =============================================
 """
 
 from ._images import load_fashion_mnist, load_mnist_5k
+from ._openml_local import make_local_openml_task
 from ._splits import load_digits_ood, semi_supervised_split
 from ._synthetic import make_gaussian_mixture, make_ring, make_uniform_background
 from ._tabular import load_keel, load_letter, load_penbased
@@ -31,6 +33,7 @@ __all__ = [
     "load_letter",
     "load_mnist_5k",
     "load_penbased",
+    "make_local_openml_task",
     "make_gaussian_mixture",
     "make_ring",
     "make_uniform_background",

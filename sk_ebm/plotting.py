@@ -603,14 +603,23 @@ def _grid_over(X, margin, resolution):
     return np.meshgrid(xs, ys)
 
 
+def _density_on_grid(scores, xx, yy):
+    """``exp(scores)`` normalised to integrate to one over the grid's box."""
+    cell_area = (xx[0, 1] - xx[0, 0]) * (yy[1, 0] - yy[0, 0])
+    density = np.exp(scores - scores.max())
+    return density / (density.sum() * cell_area)
+
+
 @validate_params(
     {
         "estimator": [HasMethods(["score_samples"])],
         "X": ["array-like"],
+        "density": ["boolean"],
         "resolution": [Interval(Integral, 2, None, closed="left")],
         "margin": [Interval(Real, 0, None, closed="left")],
         "levels": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "cmap": "no_validation",
+        "show_data": ["boolean"],
         "colorbar": ["boolean"],
         "ax": "no_validation",
     },
@@ -620,10 +629,12 @@ def plot_energy_landscape(
     estimator,
     X,
     *,
+    density=False,
     resolution=100,
     margin=0.25,
     levels=20,
     cmap="viridis",
+    show_data=True,
     colorbar=True,
     ax=None,
 ):
@@ -636,6 +647,11 @@ def plot_energy_landscape(
         ``JEMClassifier``: bright = high score = low energy.
     X : array-like of shape (n_rows, 2)
         Data: sets the plotted box and is drawn as points on top.
+    density : bool, default=False
+        False: contour the score itself, an unnormalised log density whose
+        deep regions far from the data can take most of the colour range.
+        True: contour ``exp(score)`` normalised to integrate to one over the
+        plotted box (a density restricted to it), where the modes stand out.
     resolution : int, default=100
         Grid points per axis (``resolution ** 2`` rows are scored).
     margin : float, default=0.25
@@ -644,6 +660,8 @@ def plot_energy_landscape(
         Number of contour levels, or their values.
     cmap : str or matplotlib Colormap, default="viridis"
         Colormap of the contours.
+    show_data : bool, default=True
+        Draw ``X`` as points over the contours.
     colorbar : bool, default=True
         Add a colorbar to the figure.
     ax : matplotlib Axes, default=None
@@ -668,10 +686,16 @@ def plot_energy_landscape(
     X = _check_2d(X, "X")
     xx, yy = _grid_over(X, margin, resolution)
     scores = estimator.score_samples(np.c_[xx.ravel(), yy.ravel()])
+    values = scores.reshape(xx.shape)
+    label = "score_samples (= -energy)"
+    if density:
+        values = _density_on_grid(values, xx, yy)
+        label = "density on the plotted box"
     ax = _check_axes(ax)
-    contours = ax.contourf(xx, yy, scores.reshape(xx.shape), levels=levels, cmap=cmap)
-    ax.scatter(X[:, 0], X[:, 1], s=3, color="white", edgecolors="black", linewidths=0.2)
+    contours = ax.contourf(xx, yy, values, levels=levels, cmap=cmap)
+    if show_data:
+        ax.scatter(*X.T, s=3, color="white", edgecolors="black", linewidths=0.2)
     ax.set_aspect("equal", adjustable="box")
     if colorbar:
-        ax.figure.colorbar(contours, ax=ax, label="score_samples (= -energy)")
+        ax.figure.colorbar(contours, ax=ax, label=label)
     return ax

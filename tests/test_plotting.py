@@ -281,6 +281,25 @@ def test_energy_landscape_works_for_any_score_samples(ring):
     assert len(ax.figure.axes) == 1
 
 
+def test_energy_landscape_density_is_normalised_on_the_box(ring):
+    kde = KernelDensity(bandwidth=0.3).fit(ring)
+    ax = plot_energy_landscape(
+        kde, ring, density=True, margin=1.0, resolution=60, show_data=False
+    )
+    (contours,) = ax.collections  # no data points
+    # A KDE is normalised and keeps nearly all its mass inside this wide box,
+    # so the normalised grid values are its density, exp(score_samples).
+    low, high = ring.min(0), ring.max(0)
+    pad = high - low
+    xx, yy = np.meshgrid(
+        *(np.linspace(a, b, 60) for a, b in zip(low - pad, high + pad))
+    )
+    peak = np.exp(kde.score_samples(np.c_[xx.ravel(), yy.ravel()])).max()
+    levels = contours.levels
+    assert levels[0] == 0 and levels[-2] < peak <= levels[-1]
+    assert ax.figure.axes[1].get_ylabel() == "density on the plotted box"
+
+
 def test_energy_landscape_errors(density, digits):
     with pytest.raises(ValueError, match="X has 64 features"):
         plot_energy_landscape(density, digits[0])

@@ -29,6 +29,9 @@ from sk_ebm.plotting import (  # noqa: E402
 
 TINY = dict(hidden_dims=(16,), max_iter=2, n_steps=2, device="cpu", random_state=0)
 
+# Two epochs are far too few on purpose; the warning says so.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 @pytest.fixture(autouse=True)
 def close_figures():
@@ -115,6 +118,34 @@ def test_training_curves_plot_val_score_and_mark_recoveries():
     assert len(loss_ax.lines) == 1 + 2
     # val_score is missing on epoch 4: that point is skipped, not NaN.
     np.testing.assert_array_equal(acc_ax.lines[1].get_xdata(), [1, 2, 3])
+
+
+def test_training_curves_of_a_fit_that_recovered_and_validated(digits, monkeypatch):
+    from sk_ebm import _training
+
+    check_step, calls = _training._check_step, {"n": 0}
+
+    def diverge_at_step_seven(stats):
+        calls["n"] += 1
+        if calls["n"] == 7:  # in epoch 2: 270 training rows make 5 steps
+            raise _training._Diverged("a test divergence")
+        check_step(stats)
+
+    monkeypatch.setattr(_training, "_check_step", diverge_at_step_seven)
+    clf = JEMClassifier(early_stopping=True, **{**TINY, "max_iter": 3})
+    with pytest.warns(RuntimeWarning, match="a test divergence"):
+        clf.fit(*digits)
+    assert [row["epoch"] for row in clf.history_ if "recovery" in row] == [2]
+    _, acc_ax, _ = plot_training_curves(clf)
+    assert [line.get_label() for line in acc_ax.lines] == [
+        "acc",
+        "val_score",
+        "recovery",
+    ]
+    np.testing.assert_allclose(
+        acc_ax.lines[1].get_ydata(), [row["val_score"] for row in clf.history_]
+    )
+    assert list(acc_ax.lines[2].get_xdata()) == [2, 2]
 
 
 def test_training_curves_custom_panels_on_given_axes(jem):

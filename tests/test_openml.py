@@ -63,8 +63,7 @@ def no_network(monkeypatch):
 @pytest.fixture
 def point_openml_at(openml, monkeypatch, no_network):
     """A function pointing openml at a cache directory; undone after the test."""
-    saved_root = openml.config._root_cache_directory
-    saved_policy = (openml.config.retry_policy, openml.config.connection_n_retries)
+    saved = openml.config.get_config_as_dict()
 
     def point(cache):
         # openml 0.15.1 re-reads OPENML_CACHE_DIR inside run_model_on_task, where
@@ -75,8 +74,8 @@ def point_openml_at(openml, monkeypatch, no_network):
         openml.config.set_retry_policy("robot", 1)
 
     yield point
-    openml.config.set_root_cache_directory(saved_root)
-    openml.config.set_retry_policy(*saved_policy)
+    openml.config.set_root_cache_directory(saved["cachedir"])
+    openml.config.set_retry_policy(saved["retry_policy"], saved["connection_n_retries"])
 
 
 @pytest.fixture

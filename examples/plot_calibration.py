@@ -41,8 +41,9 @@ FIGURE_DIR.mkdir(parents=True, exist_ok=True)
 # Fit the three models
 # --------------------
 # JEM runs 20 epochs instead of its default 100 to keep the example under a
-# minute; its cross-entropy-only twin gets the same 20. The MLP has JEM's
-# hidden widths (256, 256) and scikit-learn's defaults otherwise.
+# minute (its ``ConvergenceWarning`` says the loss was still falling); its
+# cross-entropy-only twin gets the same 20. The MLP has JEM's hidden widths
+# (256, 256) and scikit-learn's defaults otherwise.
 
 X, y = load_digits(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(

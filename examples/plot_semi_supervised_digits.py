@@ -58,10 +58,10 @@ print(
 # The models
 # ----------
 # ``JEMClassifier`` keeps its defaults except ``max_iter``: 15 epochs instead
-# of 100, so that the three fits take well under a minute on one CPU thread.
-# Here 30 epochs scored no higher; the README's benchmark, at the full 100
-# epochs, averages 92.7 % over three label draws. The logistic regression sees
-# the labeled rows only.
+# of 100, so that the three fits take well under a minute on one CPU thread
+# (two of them warn that the loss was still falling). Here 30 epochs scored no
+# higher; the README's benchmark, at the full 100 epochs, averages 92.7 % over
+# three label draws. The logistic regression sees the labeled rows only.
 
 MODELS = {
     # name: (estimator, fitted on the labeled rows only)

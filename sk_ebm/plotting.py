@@ -124,6 +124,8 @@ def _numeric_keys(history):
 
 def _panels(keys, available):
     """Group ``keys`` into panels (tuples of keys) and check they exist."""
+    if not available:
+        raise ValueError("The history has no numeric entry to plot.")
     if keys is None:
         panels = [tuple(k for k in group if k in available) for group in DEFAULT_PANELS]
         panels = [panel for panel in panels if panel]
@@ -136,6 +138,8 @@ def _panels(keys, available):
     if isinstance(keys, str):
         keys = [keys]
     panels = [(item,) if isinstance(item, str) else tuple(item) for item in keys]
+    if not panels:
+        raise ValueError("keys is empty: name at least one history entry.")
     missing = [key for panel in panels for key in panel if key not in available]
     if missing or not all(panels):
         raise ValueError(

@@ -167,6 +167,10 @@ def test_training_curves_errors(jem):
         plot_training_curves(jem, ["loss", "nope"])
     with pytest.raises(ValueError, match="history is empty"):
         plot_training_curves([])
+    with pytest.raises(ValueError, match="no numeric entry"):
+        plot_training_curves([{"epoch": 1, "recovery": "rolled back"}])
+    with pytest.raises(ValueError, match="keys is empty"):
+        plot_training_curves(jem, keys=[])
     with pytest.raises(NotFittedError, match="JEMClassifier has no history_"):
         plot_training_curves(JEMClassifier())
     with pytest.raises(TypeError, match="list of dicts"):

@@ -3,6 +3,7 @@
 Not part of the package: the scripts import it from their own folder.
 """
 
+import argparse
 import json
 import os
 import time
@@ -66,6 +67,32 @@ class ResultLog:
         with open(self.path, "a") as f:
             f.write(json.dumps(row) + "\n")
         print(json.dumps(row), flush=True)
+
+
+def benchmark_parser(doc, datasets, methods, quick_help):
+    """The options every quality benchmark shares; add its own, then parse."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=list(datasets))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", default=list(methods))
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--fresh", action="store_true", help="empty the results file")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    return parser
+
+
+def open_log(args, name, key):
+    """One thread, and the result log of ``name`` (``name_quick`` with --quick).
+
+    Returns
+    -------
+    stem : Path
+        The results path without suffix, for the ``.md`` and ``.png`` files.
+    log : ResultLog
+    """
+    single_thread()
+    stem = args.out / (f"{name}_quick" if args.quick else name)
+    return stem, ResultLog(stem.with_suffix(".jsonl"), key, args.fresh)
 
 
 class Timer:

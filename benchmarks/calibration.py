@@ -16,7 +16,6 @@ prints the table of every row there, writes it beside (``.md``) with the
 reliability diagrams of the first seed (``.png``).
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -160,20 +159,14 @@ def plot(curves, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=["digits", "letter"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--methods", nargs="+", default=list(METHODS))
-    parser.add_argument("--quick", action="store_true", help="digits, seed 0")
-    parser.add_argument("--fresh", action="store_true", help="empty the results file")
-    parser.add_argument("--out", type=Path, default=_common.RESULTS)
+    parser = _common.benchmark_parser(
+        __doc__, ["digits", "letter"], METHODS, "digits, seed 0"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.datasets, args.seeds = ["digits"], [0]
-    _common.single_thread()
-    stem = "calibration_quick" if args.quick else "calibration"
-    log = _common.ResultLog(
-        args.out / f"{stem}.jsonl", ("dataset", "method", "seed", "metric"), args.fresh
+    stem, log = _common.open_log(
+        args, "calibration", ("dataset", "method", "seed", "metric")
     )
     curves = {}
     for dataset in args.datasets:
@@ -181,8 +174,8 @@ def main(argv=None):
         for method in args.methods:
             for seed in args.seeds:
                 run_one(log, dataset, data, method, seed, curves)
-    _common.write_text(args.out / f"{stem}.md", summarize(log.rows))
-    plot(curves, args.out / f"{stem}.png")
+    _common.write_text(stem.with_suffix(".md"), summarize(log.rows))
+    plot(curves, stem.with_suffix(".png"))
 
 
 if __name__ == "__main__":

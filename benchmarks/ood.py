@@ -32,7 +32,6 @@ of every row there, writes it beside (``.md``) with the score histograms of
 the first seed (``.png``).
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -235,30 +234,20 @@ def plot(histograms, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser = _common.benchmark_parser(__doc__, DATASETS, METHODS, "digits, seed 0")
     parser.add_argument("--n-train", type=int, default=5000)
-    parser.add_argument("--quick", action="store_true", help="digits, seed 0")
-    parser.add_argument("--fresh", action="store_true", help="empty the results file")
-    parser.add_argument("--out", type=Path, default=_common.RESULTS)
     args = parser.parse_args(argv)
     if args.quick:
         args.datasets, args.seeds = ["digits"], [0]
-    _common.single_thread()
-    stem = "ood_quick" if args.quick else "ood"
-    log = _common.ResultLog(
-        args.out / f"{stem}.jsonl", ("dataset", "method", "seed", "metric"), args.fresh
-    )
+    stem, log = _common.open_log(args, "ood", ("dataset", "method", "seed", "metric"))
     histograms = {}
     for dataset in args.datasets:
         data = DATASETS[dataset](args.n_train)
         for method in args.methods:
             for seed in args.seeds:
                 run_one(log, dataset, data, method, seed, histograms)
-    _common.write_text(args.out / f"{stem}.md", summarize(log.rows))
-    plot(histograms, args.out / f"{stem}.png")
+    _common.write_text(stem.with_suffix(".md"), summarize(log.rows))
+    plot(histograms, stem.with_suffix(".png"))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ library's ``ssl`` module for every script in this folder, and asyncio, which
 joblib imports, fails on it.)
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -204,21 +203,15 @@ def plot(rows, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser = _common.benchmark_parser(
+        __doc__, DATASETS, METHODS, "digits, k=10, seed 0"
+    )
     parser.add_argument("--k", nargs="+", type=int, default=[10, 50])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--methods", nargs="+", default=list(METHODS))
-    parser.add_argument("--quick", action="store_true", help="digits, k=10, seed 0")
-    parser.add_argument("--fresh", action="store_true", help="empty the results file")
-    parser.add_argument("--out", type=Path, default=_common.RESULTS)
     args = parser.parse_args(argv)
     if args.quick:
         args.datasets, args.k, args.seeds = ["digits"], [10], [0]
-    _common.single_thread()
-    stem = "semi_supervised_quick" if args.quick else "semi_supervised"
-    log = _common.ResultLog(
-        args.out / f"{stem}.jsonl", ("dataset", "k", "method", "seed"), args.fresh
+    stem, log = _common.open_log(
+        args, "semi_supervised", ("dataset", "k", "method", "seed")
     )
     for dataset in args.datasets:
         X, y = DATASETS[dataset]()
@@ -226,8 +219,8 @@ def main(argv=None):
             for method in args.methods:
                 for seed in args.seeds:
                     run_one(log, dataset, X, y, k, method, seed)
-    _common.write_text(args.out / f"{stem}.md", summarize(log.rows))
-    plot(log.rows, args.out / f"{stem}.png")
+    _common.write_text(stem.with_suffix(".md"), summarize(log.rows))
+    plot(log.rows, stem.with_suffix(".png"))
 
 
 if __name__ == "__main__":

@@ -606,7 +606,9 @@ def _still_falling(losses):
     Compares the mean loss of the last fifth of the epochs (at least two) with
     the fifth before it: falling means lower by more than twice the standard
     error of the difference, so the noise of stochastic training does not
-    count. With fewer than four epochs, falling means last below first.
+    count, and by more than 1 % of the loss's range over the fit, so a slow
+    drift after the fit has settled does not count either. With fewer than
+    four epochs, falling means last below first.
     """
     losses = np.asarray(losses, dtype=float)
     if len(losses) < 2:
@@ -615,8 +617,9 @@ def _still_falling(losses):
         return bool(losses[-1] < losses[0])
     width = max(2, len(losses) // 5)
     recent, before = losses[-width:], losses[-2 * width : -width]
+    drop = before.mean() - recent.mean()
     stderr = math.sqrt((recent.var(ddof=1) + before.var(ddof=1)) / width)
-    return bool(before.mean() - recent.mean() > 2 * stderr)
+    return bool(drop > 2 * stderr and drop > 0.01 * np.ptp(losses))
 
 
 def _to_cpu(value):

@@ -264,6 +264,9 @@ def test_still_falling_ignores_noise_but_sees_a_trend():
     assert _still_falling(np.linspace(2, 1, 30) + 0.01 * rng.normal(size=30))
     assert not _still_falling(1 + 0.1 * rng.normal(size=30))
     assert not _still_falling(np.linspace(1, 2, 30))
+    # Settled after a big drop, then a drift that is steady but negligible.
+    settled = np.r_[np.linspace(10, 1, 10), 1 - 0.001 * np.arange(40)]
+    assert not _still_falling(settled)
     assert _still_falling([3.0, 2.0]) and not _still_falling([1.0])
 
 

@@ -151,8 +151,18 @@ def _method_table(rows):
         values = [r["value"] for r in sub]
         seconds = np.mean([r["seconds"] for r in sub])
         seeds = ",".join(str(r["seed"]) for r in sorted(sub, key=lambda r: r["seed"]))
-        cells.append([method, _common.mean_std(values), f"{seconds:.1f}", seeds])
-    header = ["method", "test accuracy %", "fit seconds", "seeds"]
+        recovered = sum(r.get("recoveries", 0) for r in sub)
+        counted = any("recoveries" in r for r in sub)
+        cells.append(
+            [
+                method,
+                _common.mean_std(values),
+                f"{seconds:.1f}",
+                seeds,
+                recovered if counted else "",
+            ]
+        )
+    header = ["method", "test accuracy %", "fit seconds", "seeds", "recoveries"]
     return _common.markdown_table(header, cells)
 
 

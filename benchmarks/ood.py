@@ -220,9 +220,13 @@ def plot(histograms, path):
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(4 * n_cols, 3 * n_rows))
     for ax, (dataset, method) in zip(np.ravel(axes), rows):
         score_in, score_out = histograms[dataset][method]
-        bins = np.histogram_bin_edges(np.r_[score_in, score_out], bins=40)
-        ax.hist(score_in, bins, alpha=0.6, density=True, label="in")
-        ax.hist(score_out, bins, alpha=0.6, density=True, label="out")
+        # The middle 98 % of scores: a few extreme ones would squeeze the rest
+        # into one bin; the clipped ones pile up in the end bins.
+        low, high = np.percentile(np.r_[score_in, score_out], [1, 99])
+        bins = np.linspace(low, high, 41)
+        for scores, label in ((score_in, "in"), (score_out, "out")):
+            clipped = np.clip(scores, low, high)
+            ax.hist(clipped, bins, alpha=0.6, density=True, label=label)
         auroc = 100 * ood_auroc(score_in, score_out)
         ax.set_title(f"{dataset} / {method}: AUROC {auroc:.1f}", fontsize=9)
     for ax in np.ravel(axes)[len(rows) :]:

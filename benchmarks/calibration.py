@@ -13,7 +13,7 @@ most half of ``MLPClassifier``'s on the same data.
 Appends one JSON line per (dataset, method, seed, metric) to
 benchmarks/results/calibration.jsonl (``calibration_quick`` with ``--quick``),
 prints the table of every row there, writes it beside (``.md``) with the
-reliability diagrams of the first seed (``.png``).
+reliability diagrams of the first seed (``_<dataset>.png``).
 """
 
 import sys
@@ -175,7 +175,9 @@ def main(argv=None):
             for seed in args.seeds:
                 run_one(log, dataset, data, method, seed, curves)
     _common.write_text(stem.with_suffix(".md"), summarize(log.rows))
-    plot(curves, stem.with_suffix(".png"))
+    # One figure per dataset, so a run of one dataset keeps the others' figures.
+    for dataset, by_method in curves.items():
+        plot({dataset: by_method}, stem.parent / f"{stem.name}_{dataset}.png")
 
 
 if __name__ == "__main__":

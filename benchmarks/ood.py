@@ -29,7 +29,7 @@ class probability, standardized input).
 Appends one JSON line per (dataset, method, seed, metric) to
 benchmarks/results/ood.jsonl (``ood_quick`` with ``--quick``), prints the table
 of every row there, writes it beside (``.md``) with the score histograms of
-the first seed (``.png``).
+the first seed (``_<dataset>.png``).
 """
 
 import sys
@@ -251,7 +251,9 @@ def main(argv=None):
             for seed in args.seeds:
                 run_one(log, dataset, data, method, seed, histograms)
     _common.write_text(stem.with_suffix(".md"), summarize(log.rows))
-    plot(histograms, stem.with_suffix(".png"))
+    # One figure per dataset, so a run of one dataset keeps the others' figures.
+    for dataset, by_method in histograms.items():
+        plot({dataset: by_method}, stem.parent / f"{stem.name}_{dataset}.png")
 
 
 if __name__ == "__main__":

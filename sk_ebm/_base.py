@@ -232,14 +232,7 @@ class _BaseEnergyEstimator(BaseEstimator):
         init_generator = torch.Generator().manual_seed(seed)
         generator = self._generator(seed + 1)
 
-        X_net = self._transform(X) if warm else self._fit_scaler(X)
-        data = TrainingData(
-            X=self._tensor(X_net),
-            weight=None if sample_weight is None else self._tensor(sample_weight),
-            y=None
-            if y_index is None
-            else torch.as_tensor(y_index, device=self.device_),
-        )
+        data = self._training_data(X, y_index, sample_weight, refit_scaler=not warm)
         valid = None
         if self.early_stopping:
             data, valid = self._split_validation(data, generator)
@@ -272,6 +265,17 @@ class _BaseEnergyEstimator(BaseEstimator):
         self.sampler_params_ = sampler_params
         self.sampler_ = sampler
         self._set_history(result, warm)
+
+    def _training_data(self, X, y_index, sample_weight, refit_scaler):
+        # A warm start keeps the scaler: the network's input units depend on it.
+        X_net = self._fit_scaler(X) if refit_scaler else self._transform(X)
+        return TrainingData(
+            X=self._tensor(X_net),
+            weight=None if sample_weight is None else self._tensor(sample_weight),
+            y=None
+            if y_index is None
+            else torch.as_tensor(y_index, device=self.device_),
+        )
 
     def _set_history(self, result, warm):
         previous = warm["history"] if warm else []

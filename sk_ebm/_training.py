@@ -495,13 +495,15 @@ class _EpochLoop:
 
     def _recover(self, reason, epoch):
         self.recoveries += 1
+        # Even when giving up, leave the last good state: a warm-started
+        # estimator's network is this one, and must not keep NaN weights.
+        self.state.restore(self.good)
         if self.recoveries > self.control.max_recoveries:
             raise DivergenceError(
                 f"Training diverged in epoch {epoch} ({reason}) after "
                 f"{self.control.max_recoveries} recoveries. Lower learning_rate "
                 "or step_size, or raise energy_reg."
             )
-        self.state.restore(self.good)
         action = self.remedy()
         self.note = (
             f"{reason} in epoch {epoch}: rolled back to the end of epoch "

@@ -112,6 +112,18 @@ def test_training_gives_up_after_bounded_recoveries(iris, monkeypatch):
     assert sum("Training diverged" in str(w.message) for w in record) == 3
 
 
+def test_a_warm_start_that_gives_up_leaves_the_fitted_weights(iris, monkeypatch):
+    X, y = iris
+    clf = JEMClassifier(max_iter=1, warm_start=True, random_state=0, **TINY)
+    clf.fit(X, y)
+    before = {k: v.clone() for k, v in clf.net_.state_dict().items()}
+    monkeypatch.setitem(_training.DIVERGENCE_LIMITS, "loss", -1.0)
+    with pytest.warns(RuntimeWarning), pytest.raises(DivergenceError):
+        clf.fit(X, y)
+    for key, value in clf.net_.state_dict().items():
+        assert torch.equal(value, before[key])
+
+
 @pytest.mark.parametrize("reason", ["loss", "energy_gap", "grad_norm"])
 def test_each_divergence_signal_is_detected(reason):
     healthy = {"loss": 1.0, "e_data": -1.0, "e_sample": 2.0, "grad_norm": 10.0}

@@ -95,6 +95,15 @@ def open_log(args, name, key):
     return stem, ResultLog(stem.with_suffix(".jsonl"), key, args.fresh)
 
 
+def save_figures(plot, by_dataset, stem):
+    """``plot({dataset: data}, path)`` once per dataset, to ``<stem>_<dataset>.png``.
+
+    One figure per dataset, so that a run of one dataset keeps the others'.
+    """
+    for dataset, data in by_dataset.items():
+        plot({dataset: data}, stem.parent / f"{stem.name}_{dataset}.png")
+
+
 class Timer:
     """``with Timer() as t: ...`` then ``t.seconds``."""
 

@@ -251,9 +251,7 @@ def main(argv=None):
             for seed in args.seeds:
                 run_one(log, dataset, data, method, seed, histograms)
     _common.write_text(stem.with_suffix(".md"), summarize(log.rows))
-    # One figure per dataset, so a run of one dataset keeps the others' figures.
-    for dataset, by_method in histograms.items():
-        plot({dataset: by_method}, stem.parent / f"{stem.name}_{dataset}.png")
+    _common.save_figures(plot, histograms, stem)
 
 
 if __name__ == "__main__":

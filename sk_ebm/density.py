@@ -15,15 +15,10 @@ from sklearn.utils.validation import (
 
 from ._base import _BaseEnergyEstimator, _check_n_samples
 from .nets import energy
+from .samplers import InitDistribution
 
 # Draws of the importance-sampling estimate of log Z used by early stopping.
 _N_PROPOSAL = 4096
-
-
-def _covariance(X, shrinkage=1e-3):
-    centered = X - X.mean(0)
-    cov = centered.T @ centered / len(X)
-    return cov + shrinkage * torch.eye(X.shape[1], device=X.device, dtype=X.dtype)
 
 
 class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
@@ -311,20 +306,12 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         The proposal is a Gaussian fitted to the training rows; its draws are
         fixed for the whole fit, so epochs compare on the same estimate.
         """
-        proposal = torch.distributions.MultivariateNormal(
-            train.X.mean(0), covariance_matrix=_covariance(train.X)
-        )
-        z = (
-            proposal.loc
-            + torch.randn(
-                _N_PROPOSAL,
-                train.X.shape[1],
-                generator=generator,
-                device=train.X.device,
-            )
-            @ proposal.scale_tril.T
-        )
-        log_q = proposal.log_prob(z)
+        # The chains' data_gaussian init is that Gaussian: one fit, one draw.
+        gaussian = InitDistribution("data_gaussian", train.X)
+        z = gaussian.draw(_N_PROPOSAL, generator)
+        log_q = torch.distributions.MultivariateNormal(
+            gaussian.mean, scale_tril=gaussian.chol
+        ).log_prob(z)
         log_m = math.log(_N_PROPOSAL)
 
         def score():

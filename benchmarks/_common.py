@@ -123,6 +123,16 @@ def mean_std(values, scale=100.0, decimals=1):
     return f"{values.mean():.{decimals}f} ± {values.std():.{decimals}f}"
 
 
+def values_of(rows, method, metric):
+    """The ``value`` of every row of ``method`` and ``metric``."""
+    return [r["value"] for r in rows if (r["method"], r["metric"]) == (method, metric)]
+
+
+def methods_in(rows, order):
+    """The methods of ``order`` that have rows, in that order."""
+    return [m for m in order if any(r["method"] == m for r in rows)]
+
+
 def markdown_table(header, rows):
     """A Markdown table from a header list and rows of cells."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -84,12 +84,8 @@ def run_one(log, dataset, data, method, seed, curves):
     curves.setdefault(dataset, {}).setdefault(method, (y_index, proba))
 
 
-def _values(rows, method, metric):
-    return [r["value"] for r in rows if (r["method"], r["metric"]) == (method, metric)]
-
-
 def _methods(rows):
-    return [m for m in METHODS if any(r["method"] == m for r in rows)]
+    return _common.methods_in(rows, METHODS)
 
 
 def summarize(rows):
@@ -103,8 +99,8 @@ def summarize(rows):
             cells.append(
                 [
                     method,
-                    _common.mean_std(_values(sub, method, "ece"), decimals=2),
-                    _common.mean_std(_values(sub, method, "accuracy")),
+                    _common.mean_std(_common.values_of(sub, method, "ece"), decimals=2),
+                    _common.mean_std(_common.values_of(sub, method, "accuracy")),
                     f"{seconds:.1f}",
                     ",".join(map(str, seeds)),
                 ]
@@ -119,11 +115,11 @@ def summarize(rows):
 def _target_line(rows):
     if "mlp" not in _methods(rows):
         return "target: needs the mlp rows"
-    bound = 0.5 * np.mean(_values(rows, "mlp", "ece"))
+    bound = 0.5 * np.mean(_common.values_of(rows, "mlp", "ece"))
     parts = [f"target ECE <= {100 * bound:.2f} (half of mlp's)"]
     for method in JEM_METHODS:
         if method in _methods(rows):
-            ece = np.mean(_values(rows, method, "ece"))
+            ece = np.mean(_common.values_of(rows, method, "ece"))
             verdict = "met" if ece <= bound else "MISSED"
             ratio = ece / (2 * bound)
             parts.append(f"{method} {100 * ece:.2f}: {verdict} ({ratio:.2f} x mlp)")

@@ -163,12 +163,8 @@ def summarize(rows):
     return "\n".join(out)
 
 
-def _values(rows, method, metric):
-    return [r["value"] for r in rows if (r["method"], r["metric"]) == (method, metric)]
-
-
 def _methods(rows):
-    return [m for m in METHODS if any(r["method"] == m for r in rows)]
+    return _common.methods_in(rows, METHODS)
 
 
 def _table(rows):
@@ -178,8 +174,8 @@ def _table(rows):
         cells.append(
             [
                 method,
-                _common.mean_std(_values(rows, method, "auroc")),
-                _common.mean_std(_values(rows, method, "fpr95")),
+                _common.mean_std(_common.values_of(rows, method, "auroc")),
+                _common.mean_std(_common.values_of(rows, method, "fpr95")),
                 f"{np.mean([r['seconds'] for r in sub]):.1f}",
                 ",".join(str(r["seed"]) for r in sorted(sub, key=lambda r: r["seed"])),
             ]
@@ -190,7 +186,9 @@ def _table(rows):
 
 def _target_line(dataset, rows):
     target, reference = TARGETS[dataset]
-    means = {m: 100 * np.mean(_values(rows, m, "auroc")) for m in _methods(rows)}
+    means = {
+        m: 100 * np.mean(_common.values_of(rows, m, "auroc")) for m in _methods(rows)
+    }
     baselines = {m: v for m, v in means.items() if m not in EBM_METHODS}
     line = f"target AUROC {target:.1f} (data.md best baseline {reference:.1f}"
     if baselines:

@@ -141,7 +141,7 @@ def summarize(rows):
 
 
 def _by_method(rows):
-    methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
+    methods = _common.methods_in(rows, METHODS)
     return {m: [r for r in rows if r["method"] == m] for m in methods}
 
 

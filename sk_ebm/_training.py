@@ -399,6 +399,8 @@ class TrainingState:
         )
 
     def restore(self, snapshot):
+        # A snapshot can be restored more than once (the last good epoch, after
+        # each recovery); the loaded tensors must not alias it.
         snapshot = copy.deepcopy(snapshot)
         for key, module in self.modules.items():
             module.load_state_dict(snapshot["modules"][key])

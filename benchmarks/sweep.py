@@ -1,38 +1,47 @@
 """Which defaults win without tuning: a grid of settings ranked across tasks.
 
-Each setting overrides a few of an estimator's defaults; each is fitted on every
-task with seeds 0-2 and ranked per task (1 = best mean). The defaults to pick are
-those with the best *worst-case* rank across tasks, not the best on any one task.
+Each setting overrides a few of an estimator's defaults (``SETTINGS``, per
+training family). Each is fitted on a task with seeds 0-2 and ranked per task
+by its mean (1 = best). The defaults to pick are those with the best
+*worst-case* rank across tasks, not the best on any one task.
 
 Tasks (all offline):
 
-* ``ssl-digits``, ``ssl-penbased``, ``ssl-letter``: JEMClassifier, 10 labels per
-  class (``sk_ebm.datasets.semi_supervised_split``), test accuracy;
+* ``ssl-digits``: JEMClassifier, 10 labels per class, every other training row
+  unlabeled (``sk_ebm.datasets.semi_supervised_split``), test accuracy;
+* ``ssl-penbased-3k``, ``ssl-letter-3k``: the same on a fixed stratified 3000-row
+  subsample (``ssl-penbased`` and ``ssl-letter`` use every row, 5-15 min a fit);
 * ``ood-digits``: JEMClassifier fitted on digits 0-4, AUROC of ``score_samples``
   against 5-9 (``sk_ebm.datasets.load_digits_ood``);
 * ``density-ring``, ``density-8gaussians``: EnergyDensityEstimator, AUROC of
   held-out rows against uniform background (benchmarks/density_toys.py).
 
-    python benchmarks/sweep.py [--quick] [--families pcd vera] [--tasks ...]
-                               [--settings ...] [--seeds 0 1 2] [--max-iter N]
+Two stages, so that the cost stays within an afternoon on 2 cores: stage 1
+screens every setting on the cheap tasks (``SCREENING``), stage 2 runs the
+finalists on the rest (``FINAL``)::
 
-``--quick`` (under 10 minutes here): digits SSL, digits OOD and the ring, seed 0,
-30 epochs, the first settings of each family. Writes benchmarks/results/sweep.jsonl
-(or sweep_quick.jsonl) and a Markdown table of ranks beside it.
+    python benchmarks/sweep.py --families pcd               # stage 1
+    python benchmarks/sweep.py --families pcd --settings default 40-steps \
+        --tasks density-8gaussians ssl-penbased-3k ssl-letter-3k  # stage 2
+    python benchmarks/sweep.py --table                      # tables only
+
+Rows append to benchmarks/results/sweep.jsonl, and measured rows are skipped,
+so runs can be split across processes and resumed. The tables of both stages go
+to sweep.md. ``--quick`` (3-4 minutes here): seed 0, 30 epochs, the first four
+settings of pcd and vera on the screening tasks, to sweep_quick.*.
 """
 
 import argparse
-import json
-import os
-import time
+import sys
 from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.append(str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
+from _common import RESULTS, ResultLog, Timer, mean_std, open_log, write_text  # noqa: E402
 from scipy.stats import rankdata  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
 
 from sk_ebm import EnergyDensityEstimator, JEMClassifier  # noqa: E402
 from sk_ebm.datasets import (  # noqa: E402
@@ -43,22 +52,28 @@ from sk_ebm.datasets import (  # noqa: E402
 )
 from sk_ebm.metrics import ood_auroc  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
-
 #: Settings per training family: name -> overrides of the estimators' defaults.
 #: Keys an estimator does not take (e.g. unlabeled_entropy for the density
-#: model) are dropped for it.
+#: model) are dropped for it; a setting that leaves an estimator at its defaults
+#: (e.g. init-diag_gaussian for the density model, whose default that is) reuses
+#: the default's measurements instead of fitting the same model again.
 SETTINGS = {
     "pcd": {
         "default": {},
         "jem-sampler": {"step_size": 1.0, "noise_scale": 0.01, "alpha": 1.0},
         "langevin-0.005": {"step_size": 0.005},
+        "langevin-0.0002": {"step_size": 0.0002},
+        "10-steps": {"n_steps": 10},
         "40-steps": {"n_steps": 40},
         "alpha-0.03": {"alpha": 0.03},
-        "energy_reg-0": {"energy_reg": 0.0},
+        "alpha-1": {"alpha": 1.0},
         "init-diag_gaussian": {"sampler_params": {"init": "diag_gaussian"}},
+        "init-data_gaussian": {"sampler_params": {"init": "data_gaussian"}},
         "reinit-0.2": {"reinit_freq": 0.2},
+        "energy_reg-0": {"energy_reg": 0.0},
         "net-128x128": {"hidden_dims": (128, 128)},
+        "epochs-50": {"max_iter": 50},
+        "epochs-200": {"max_iter": 200},
     },
     "short_run": {
         "default": {},
@@ -67,33 +82,47 @@ SETTINGS = {
     },
     "vera": {
         "default": {},
-        "alpha-1": {"alpha": 1.0},
         "lr-3e-4": {"learning_rate": 3e-4},
+        "alpha-0.03": {"alpha": 0.03},
+        "alpha-1": {"alpha": 1.0},
         "grad_penalty-1": {"grad_penalty": 1.0},
         "entropy_weight-0.3": {"entropy_weight": 0.3},
         "unlabeled_entropy-0": {"unlabeled_entropy": 0.0},
+        "net-128x128": {"hidden_dims": (128, 128)},
+        "epochs-200": {"max_iter": 200},
     },
 }
 
+#: Rows kept of the larger SSL sets in the screening-sized tasks (stratified,
+#: fixed): a fit on all 10992 penbased or 20000 letter rows takes 5-15 minutes
+#: here, too long to rank many settings on three seeds.
+SUBSAMPLE = 3000
 
-def _ssl_task(loader):
-    def data(seed):
-        if loader is None:
-            from sklearn.datasets import load_digits
 
-            X, y = load_digits(return_X_y=True)
-        else:
-            X, y = loader(return_X_y=True)
+def _ssl_data(loader, n_rows):
+    if loader is None:
+        from sklearn.datasets import load_digits
+
+        X, y = load_digits(return_X_y=True)
+    else:
+        X, y = loader(return_X_y=True)
+    if n_rows is not None and n_rows < len(y):
+        X, _, y, _ = train_test_split(
+            X, y, train_size=n_rows, stratify=y, random_state=0
+        )
+    return X, y
+
+
+def _ssl_task(loader, n_rows=None):
+    def run(make, seed):
+        X, y = _ssl_data(loader, n_rows)
         split = semi_supervised_split(
             X, y, n_labeled_per_class=10, random_state=0, label_seed=seed
         )
-        return split
-
-    def run(make, seed):
-        split = data(seed)
         clf = make(JEMClassifier).fit(split.X_train, split.y_train)
         return clf.score(split.X_test, split.y_test)
 
+    run.estimator = JEMClassifier
     return run
 
 
@@ -102,6 +131,9 @@ def _ood_digits(make, seed):
     clf = make(JEMClassifier).fit(split.X_train, split.y_train)
     score = clf.score_samples(split.X_test)
     return ood_auroc(score[split.is_in_test], score[~split.is_in_test])
+
+
+_ood_digits.estimator = JEMClassifier
 
 
 def _density_task(name):
@@ -115,121 +147,174 @@ def _density_task(name):
         scores = np.r_[est.score_samples(held_out), est.score_samples(background)]
         return roc_auc_score(np.r_[np.ones(N_TEST), np.zeros(N_TEST)], scores)
 
+    run.estimator = EnergyDensityEstimator
     return run
 
 
 TASKS = {
     "ssl-digits": _ssl_task(None),
-    "ssl-penbased": _ssl_task(load_penbased),
-    "ssl-letter": _ssl_task(load_letter),
     "ood-digits": _ood_digits,
     "density-ring": _density_task("ring"),
     "density-8gaussians": _density_task("8gaussians"),
+    f"ssl-penbased-{SUBSAMPLE // 1000}k": _ssl_task(load_penbased, SUBSAMPLE),
+    f"ssl-letter-{SUBSAMPLE // 1000}k": _ssl_task(load_letter, SUBSAMPLE),
+    "ssl-penbased": _ssl_task(load_penbased),
+    "ssl-letter": _ssl_task(load_letter),
 }
+#: Stage 1 ranks every setting on the cheap tasks; stage 2 adds the costlier
+#: ones for the finalists (successive halving).
+SCREENING = ["ssl-digits", "ood-digits", "density-ring"]
+FINAL = [
+    *SCREENING,
+    "density-8gaussians",
+    f"ssl-penbased-{SUBSAMPLE // 1000}k",
+    f"ssl-letter-{SUBSAMPLE // 1000}k",
+]
 
 
-def factory(family, overrides, seed, max_iter):
-    """A function building an estimator class with the setting applied."""
+def estimator_params(cls, family, overrides, seed):
+    """The parameters a setting gives ``cls``, and whether it changes any default."""
+    accepted = cls().get_params()
+    changed = {k: v for k, v in overrides.items() if k in accepted}
+    init = changed.get("sampler_params", {}).get("init")
+    if init == cls._default_init:
+        changed.pop("sampler_params")
+    params = {"training": family, "device": "cpu", "random_state": seed}
+    return {**params, **changed}, bool(changed)
+
+
+def factory(params, max_iter):
+    """A function building an estimator class with ``params``."""
 
     def make(cls):
-        params = {"training": family, "device": "cpu", "random_state": seed}
-        if max_iter is not None:
-            params["max_iter"] = max_iter
-        accepted = cls().get_params()
-        params.update({k: v for k, v in overrides.items() if k in accepted})
-        return cls(**params)
+        extra = {} if max_iter is None else {"max_iter": max_iter}
+        return cls(**{**params, **extra})
 
     return make
 
 
-def ranks(rows, family):
-    """Per task, the rank of each setting's mean metric (1 = best)."""
-    rows = [r for r in rows if r["family"] == family]
-    tasks = sorted({r["task"] for r in rows})
-    settings = list(dict.fromkeys(r["setting"] for r in rows))
-    means = {
-        (s, t): np.mean(
-            [r["value"] for r in rows if (r["setting"], r["task"]) == (s, t)]
+def ranks(rows, family, tasks):
+    """Per task, the rank of each setting's mean metric (1 = best).
+
+    Only settings measured on every one of ``tasks`` with the same seeds are
+    ranked, so that a worst-case rank compares like with like.
+    """
+    rows = [r for r in rows if r["family"] == family and r["task"] in tasks]
+    values = {}
+    for r in rows:
+        values.setdefault((r["setting"], r["task"]), {})[r["seed"]] = r["value"]
+    seeds = {
+        t: set.intersection(*[set(v) for (s, tt), v in values.items() if tt == t])
+        for t in tasks
+        if any(tt == t for _, tt in values)
+    }
+    settings = [
+        s
+        for s in dict.fromkeys(r["setting"] for r in rows)
+        if all(
+            t in seeds and seeds[t] and seeds[t] <= set(values.get((s, t), {}))
+            for t in tasks
         )
+    ]
+    stats = {
+        (s, t): [values[(s, t)][seed] for seed in sorted(seeds[t])]
         for s in settings
         for t in tasks
     }
     rank = {}
     for t in tasks:
         # Ties share their mean rank, so no setting wins by list order.
-        values = rankdata([-means[(s, t)] for s in settings], method="average")
-        rank.update({(s, t): float(r) for s, r in zip(settings, values)})
-    return tasks, settings, means, rank
+        order = rankdata([-np.mean(stats[(s, t)]) for s in settings], method="average")
+        rank.update({(s, t): float(r) for s, r in zip(settings, order)})
+    return settings, stats, rank
 
 
-def table(rows):
-    """Markdown: per family, each setting's mean and rank on each task."""
-    out = []
+def table(rows, tasks, title):
+    """Markdown: per family, each setting's mean ± std and rank on each task."""
+    out = [f"## {title}"]
     for family in dict.fromkeys(r["family"] for r in rows):
-        tasks, settings, means, rank = ranks(rows, family)
+        settings, stats, rank = ranks(rows, family, tasks)
+        if len(settings) < 2:
+            continue
+        n_seeds = {t: len(stats[(settings[0], t)]) for t in tasks}
         out.append(f"\n### training={family}\n")
-        out.append("| setting | " + " | ".join(tasks) + " | worst rank |")
-        out.append("|---" * (len(tasks) + 2) + "|")
+        header = [f"{t} ({n_seeds[t]} seeds)" for t in tasks]
+        out.append("| setting | " + " | ".join(header) + " | worst rank | mean rank |")
+        out.append("|---" * (len(tasks) + 3) + "|")
         worst = {s: max(rank[(s, t)] for t in tasks) for s in settings}
-        for s in sorted(settings, key=lambda s: (worst[s], s)):
-            cells = [f"{100 * means[(s, t)]:.1f} (#{rank[(s, t)]:g})" for t in tasks]
-            out.append(f"| {s} | " + " | ".join(cells) + f" | {worst[s]:g} |")
-        best = min(settings, key=lambda s: (worst[s], s))
+        mean = {s: np.mean([rank[(s, t)] for t in tasks]) for s in settings}
+        for s in sorted(settings, key=lambda s: (worst[s], mean[s], s)):
+            cells = [f"{mean_std(stats[(s, t)])} (#{rank[(s, t)]:g})" for t in tasks]
+            out.append(
+                f"| {s} | " + " | ".join(cells) + f" | {worst[s]:g} | {mean[s]:.1f} |"
+            )
+        best = min(settings, key=lambda s: (worst[s], mean[s], s))
         out.append(f"\nbest worst-case rank for {family}: {best} ({worst[best]:g})")
     return "\n".join(out)
+
+
+def run(args, log):
+    """Fit and score every (family, setting, task, seed) not yet in the log."""
+    done = {(r["family"], r["setting"], r["task"], r["seed"]) for r in log.rows}
+    for family in args.families:
+        names = args.settings or list(SETTINGS[family])
+        if args.quick and args.settings is None:
+            names = names[:4]
+        for name in [n for n in names if n in SETTINGS[family]]:
+            for task in args.tasks:
+                for seed in args.seeds:
+                    if (family, name, task, seed) not in done:
+                        log.add(**measure(args, log, family, name, task, seed))
+
+
+def measure(args, log, family, name, task, seed):
+    """One row: the setting's metric on the task, or the default's if unchanged."""
+    row = dict(family=family, setting=name, task=task, seed=seed)
+    params, changed = estimator_params(
+        TASKS[task].estimator, family, SETTINGS[family][name], seed
+    )
+    # Read the file again: another process may have measured the default.
+    default = [
+        r
+        for r in ResultLog(log.path, log.key).rows
+        if (r["family"], r["setting"], r["task"], r["seed"])
+        == (family, "default", task, seed)
+    ]
+    if not changed and name != "default" and default:
+        value, seconds, row["same_as"] = default[0]["value"], 0.0, "default"
+    else:
+        with Timer() as timer:
+            value = TASKS[task](factory(params, args.max_iter), seed)
+        seconds = timer.seconds
+    return dict(row, value=float(value), seconds=seconds, max_iter=args.max_iter)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", nargs="+", default=list(SETTINGS))
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS))
+    parser.add_argument("--tasks", nargs="+", default=SCREENING, choices=list(TASKS))
     parser.add_argument("--settings", nargs="+", default=None)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--max-iter", type=int, default=None)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--table", action="store_true", help="only print the tables")
+    parser.add_argument("--fresh", action="store_true", help="empty the results file")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.quick:
         args.tasks = ["ssl-digits", "ood-digits", "density-ring"]
         args.seeds, args.max_iter = [0], 30
         args.families = [f for f in args.families if f != "short_run"]
-    torch.set_num_threads(1)
-    stem = "sweep_quick" if args.quick else "sweep"
-    args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    with open(args.out / f"{stem}.jsonl", "w") as log:
-        for family in args.families:
-            names = args.settings or list(SETTINGS[family])
-            if args.quick and args.settings is None:
-                names = names[:4]
-            for name in names:
-                for task in args.tasks:
-                    for seed in args.seeds:
-                        make = factory(
-                            family, SETTINGS[family][name], seed, args.max_iter
-                        )
-                        start = time.perf_counter()
-                        value = TASKS[task](make, seed)
-                        row = dict(
-                            family=family,
-                            setting=name,
-                            task=task,
-                            seed=seed,
-                            value=float(value),
-                            seconds=round(time.perf_counter() - start, 1),
-                            max_iter=args.max_iter,
-                        )
-                        rows.append(row)
-                        log.write(json.dumps(row) + "\n")
-                        log.flush()
-                        print(json.dumps(row), flush=True)
-    text = table(rows)
-    (args.out / f"{stem}.md").write_text(text + "\n")
-    print(text)
+    stem, log = open_log(args, "sweep", ("family", "setting", "task", "seed"))
+    if not args.table:
+        run(args, log)
+    screening = [t for t in SCREENING if any(r["task"] == t for r in log.rows)]
+    text = table(log.rows, screening, "Stage 1: every setting on the screening tasks")
+    final = [t for t in FINAL if any(r["task"] == t for r in log.rows)]
+    if final != screening:
+        text += "\n\n" + table(log.rows, final, "Stage 2: the finalists on every task")
+    write_text(stem.with_suffix(".md"), text)
 
 
 if __name__ == "__main__":
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
     main()

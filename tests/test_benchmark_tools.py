@@ -33,10 +33,17 @@ def test_density_toy_evaluation_of_a_baseline():
     assert row["sample_ll"] == pytest.approx(row["sample_ll_training_rows"], abs=0.3)
 
 
+def _sweep_rows(cells, family="pcd", seeds=(0,)):
+    return [
+        dict(family=family, setting=s, task=t, seed=seed, value=v)
+        for s, t, v in cells
+        for seed in seeds
+    ]
+
+
 def test_sweep_ranks_share_ties_and_pick_the_best_worst_case():
-    rows = [
-        dict(family="pcd", setting=s, task=t, seed=0, value=v)
-        for s, t, v in [
+    rows = _sweep_rows(
+        [
             ("a", "x", 0.9),
             ("a", "y", 0.5),
             ("b", "x", 0.8),
@@ -44,13 +51,37 @@ def test_sweep_ranks_share_ties_and_pick_the_best_worst_case():
             ("c", "x", 0.8),
             ("c", "y", 0.6),
         ]
-    ]
-    tasks, settings, means, rank = sweep.ranks(rows, "pcd")
+    )
+    settings, stats, rank = sweep.ranks(rows, "pcd", ["x", "y"])
     assert rank[("b", "x")] == rank[("c", "x")] == 2.5
     assert rank[("a", "y")] == 3
-    text = sweep.table(rows)
+    text = sweep.table(rows, ["x", "y"], "title")
     # a wins task x but is last on y; b is never worse than 2.5.
     assert "best worst-case rank for pcd: b (2.5)" in text
+
+
+def test_sweep_ranks_only_settings_measured_on_every_task_and_seed():
+    rows = _sweep_rows([("a", "x", 0.9), ("a", "y", 0.5), ("b", "x", 0.8)])
+    rows += _sweep_rows([("c", "x", 0.7), ("c", "y", 0.9)], seeds=(0, 1))
+    settings, stats, rank = sweep.ranks(rows, "pcd", ["x", "y"])
+    # b lacks task y; c's extra seed 1 is left out so a and c compare on seed 0.
+    assert settings == ["a", "c"]
+    assert stats[("c", "y")] == [0.9]
+
+
+def test_sweep_reuses_the_default_for_a_setting_that_changes_nothing(tmp_path):
+    from sk_ebm import EnergyDensityEstimator, JEMClassifier
+
+    overrides = sweep.SETTINGS["pcd"]["init-diag_gaussian"]
+    _, changed = sweep.estimator_params(EnergyDensityEstimator, "pcd", overrides, 0)
+    assert not changed  # the density model starts its chains there already
+    _, changed = sweep.estimator_params(JEMClassifier, "pcd", overrides, 0)
+    assert changed
+    log = sweep.ResultLog(tmp_path / "s.jsonl", ("family", "setting", "task", "seed"))
+    log.add(family="pcd", setting="default", task="density-ring", seed=0, value=0.8)
+    args = sweep.argparse.Namespace(max_iter=None)
+    row = sweep.measure(args, log, "pcd", "init-diag_gaussian", "density-ring", 0)
+    assert row["value"] == 0.8 and row["same_as"] == "default"
 
 
 def _run_benchmark(module, tmp_path, *args):

@@ -287,3 +287,22 @@ def test_benchmark_runner_runs_a_local_task(openml, tmp_path, point_openml_at):
     assert len(row["fold_accuracy"]) == 3
     assert row["accuracy"] == pytest.approx(np.mean(row["fold_accuracy"]), abs=1e-4)
     assert row["accuracy"] > 0.9
+
+
+def test_benchmark_runner_density_features_method_is_opt_in():
+    import openml_runner as runner
+
+    # It trains an energy model per fold: not in the default run.
+    assert "ebm-features-logreg" not in runner.parse_args([]).methods
+    args = runner.parse_args(["--methods", "ebm-features-logreg"])
+    assert args.methods == ["ebm-features-logreg"]
+    # The pipeline itself runs on OpenML in the tests above.
+    model = runner.make_method("ebm-features-logreg", quick=True)
+    assert [type(step).__name__ for step in model] == [
+        "StandardScaler",
+        "DensityScoreTransformer",
+        "LogisticRegression",
+    ]
+    density = model[1].estimator
+    assert isinstance(density, EnergyDensityEstimator)
+    assert density.max_iter == runner.QUICK_EPOCHS

@@ -460,8 +460,9 @@ class DensityScoreTransformer(TransformerMixin, MetaEstimatorMixin, BaseEstimato
     The score column is in the units of ``estimator.score_samples``: for energy
     models an unnormalised log density, whose scale depends on the fit. Put a
     scaler after this step if the downstream model needs standardized inputs.
-    Scores of the training rows are in-sample: a flexible density model scores
-    them higher than it will score new rows.
+    Scores of the training rows are in-sample: a flexible density model may
+    score them higher than it will score new rows, so a downstream model fitted
+    on them can trust the column more than it should.
 
     Examples
     --------

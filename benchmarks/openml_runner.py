@@ -18,11 +18,16 @@ OpenML task ids, read from the cache or downloaded when the server is reachable
 Each is 3-fold stratified cross-validation, local task ids 990101-990103.
 
     python benchmarks/openml_runner.py [--quick] [--tasks digits 28 ...]
-        [--methods logreg hgb mlp jem jem-vera] [--seeds 0 1 2]
-        [--cache-dir DIR] [--save-runs DIR] [--out DIR]
+        [--methods logreg hgb mlp jem jem-vera ebm-features-logreg]
+        [--seeds 0 1 2] [--cache-dir DIR] [--save-runs DIR] [--out DIR]
+
+``ebm-features-logreg`` is ``logreg`` with one more feature, the score of an
+``EnergyDensityEstimator`` fitted on the training fold
+(``DensityScoreTransformer``). It trains an energy model with the network and
+sampler defaults ``jem`` has, so it runs only when named in ``--methods``.
 
 ``--quick`` (about 10 minutes on 2 cores): seed 0 only and 30 epochs for the
-JEM methods instead of their default 100, as in ``sweep.py --quick``. Writes
+energy models instead of their default 100, as in ``sweep.py --quick``. Writes
 benchmarks/results/openml.jsonl (or openml_quick.jsonl), one line per (task,
 method, seed), and a Markdown table of mean fold accuracy beside it, which is
 also printed. Nothing is uploaded to OpenML.
@@ -49,7 +54,11 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import sk_ebm  # noqa: E402
-from sk_ebm import JEMClassifier  # noqa: E402
+from sk_ebm import (  # noqa: E402
+    DensityScoreTransformer,
+    EnergyDensityEstimator,
+    JEMClassifier,
+)
 from sk_ebm.datasets import (  # noqa: E402
     load_letter,
     load_penbased,
@@ -86,8 +95,8 @@ LOCAL_SUITE = {
 
 
 def make_method(name, quick):
-    """The model of a method name; JEM methods get fewer epochs when quick."""
-    jem = dict(device="cpu", max_iter=QUICK_EPOCHS) if quick else dict(device="cpu")
+    """The model of a method name; energy models get fewer epochs when quick."""
+    ebm = dict(device="cpu", max_iter=QUICK_EPOCHS) if quick else dict(device="cpu")
     methods = {
         "logreg": lambda: make_pipeline(
             StandardScaler(), LogisticRegression(max_iter=2000)
@@ -98,13 +107,22 @@ def make_method(name, quick):
             StandardScaler(),
             MLPClassifier(hidden_layer_sizes=(256, 256), max_iter=200),
         ),
-        "jem": lambda: JEMClassifier(**jem),
-        "jem-vera": lambda: JEMClassifier(training="vera", **jem),
+        "jem": lambda: JEMClassifier(**ebm),
+        "jem-vera": lambda: JEMClassifier(training="vera", **ebm),
+        # logreg's pipeline with one more feature: how typical the row is.
+        "ebm-features-logreg": lambda: make_pipeline(
+            StandardScaler(),
+            DensityScoreTransformer(EnergyDensityEstimator(**ebm)),
+            LogisticRegression(max_iter=2000),
+        ),
     }
     return methods[name]()
 
 
+#: Run by default.
 METHODS = ["logreg", "hgb", "mlp", "jem", "jem-vera"]
+#: Run only when named in --methods: each trains an energy model, as "jem" does.
+OPT_IN_METHODS = ["ebm-features-logreg"]
 
 
 def import_openml(cache_dir):
@@ -216,7 +234,7 @@ def heading(args):
     epochs = f"{QUICK_EPOCHS} epochs" if args.quick else "default epochs"
     return (
         f"OpenML tasks, 3-fold CV (local suite) or the task's own folds; seeds "
-        f"{' '.join(map(str, args.seeds))}; JEM methods with {epochs}.\n\n"
+        f"{' '.join(map(str, args.seeds))}; energy models with {epochs}.\n\n"
     )
 
 
@@ -230,7 +248,9 @@ def _cell(accuracies, seconds):
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(LOCAL_SUITE))
-    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    parser.add_argument(
+        "--methods", nargs="+", default=METHODS, choices=METHODS + OPT_IN_METHODS
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(

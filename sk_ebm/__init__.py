@@ -9,11 +9,17 @@ import importlib
 from ._version import __version__
 
 _ESTIMATORS = {
+    "DensityScoreTransformer": ".density",
     "EnergyDensityEstimator": ".density",
     "JEMClassifier": ".classifier",
 }
 
-__all__ = ["EnergyDensityEstimator", "JEMClassifier", "__version__"]
+__all__ = [
+    "DensityScoreTransformer",
+    "EnergyDensityEstimator",
+    "JEMClassifier",
+    "__version__",
+]
 
 
 def __getattr__(name):

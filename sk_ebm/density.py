@@ -1,13 +1,25 @@
-"""EnergyDensityEstimator: an unconditional energy-based density and novelty model."""
+"""Energy-based density models and their scores as features.
+
+EnergyDensityEstimator: an unconditional energy-based density and novelty model.
+DensityScoreTransformer: any density model's ``score_samples`` as a feature.
+"""
 
 import math
 from numbers import Real
 
 import numpy as np
 import torch
-from sklearn.base import OutlierMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.base import (
+    BaseEstimator,
+    MetaEstimatorMixin,
+    OutlierMixin,
+    TransformerMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import (
+    _check_feature_names_in,
     _check_sample_weight,
     check_is_fitted,
     validate_data,
@@ -405,3 +417,138 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         """
         check_is_fitted(self)
         return self._draw_samples(_check_n_samples(n_samples), None, random_state)
+
+
+class DensityScoreTransformer(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
+    """Append a density model's ``score_samples`` to the features.
+
+    Fits a clone of ``estimator`` on ``X`` and turns each row into its features
+    followed by ``score_samples`` of that model: higher means more typical of
+    the training rows. A downstream model then sees how typical a row is, and a
+    density model becomes a pipeline step (and so part of an OpenML flow).
+
+    Parameters
+    ----------
+    estimator : estimator object, default=None
+        Any estimator with ``fit`` and ``score_samples``: an
+        :class:`EnergyDensityEstimator` (the default, ``None``, is one with its
+        default parameters), :class:`~sklearn.neighbors.KernelDensity`,
+        :class:`~sklearn.ensemble.IsolationForest`,
+        :class:`~sklearn.neighbors.LocalOutlierFactor` with ``novelty=True``,
+        or a :class:`JEMClassifier` (which also takes ``y``).
+    passthrough : bool, default=True
+        When True, the output is ``X`` with the score as its last column; when
+        False, the score column alone.
+
+    Attributes
+    ----------
+    estimator_ : estimator object
+        The fitted clone of ``estimator``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    EnergyDensityEstimator : The default density model.
+    sklearn.feature_selection.SelectFromModel : Another meta-transformer that
+        fits an inner estimator.
+
+    Notes
+    -----
+    The score column is in the units of ``estimator.score_samples``: for energy
+    models an unnormalised log density, whose scale depends on the fit. Put a
+    scaler after this step if the downstream model needs standardized inputs.
+    Scores of the training rows are in-sample: a flexible density model may
+    score them higher than it will score new rows, so a downstream model fitted
+    on them can trust the column more than it should.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_ebm import DensityScoreTransformer, EnergyDensityEstimator
+    >>> X = np.random.default_rng(0).normal(size=(200, 2))
+    >>> density = EnergyDensityEstimator(hidden_dims=(16,), max_iter=3, n_steps=2,
+    ...                                  random_state=0)
+    >>> features = DensityScoreTransformer(density).fit(X)
+    >>> features.transform(X[:3]).shape
+    (3, 3)
+    >>> features.get_feature_names_out()
+    array(['x0', 'x1', 'density_score'], dtype=object)
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "score_samples"]), None],
+        "passthrough": ["boolean"],
+    }
+
+    def __init__(self, estimator=None, *, passthrough=True):
+        self.estimator = estimator
+        self.passthrough = passthrough
+
+    # The inner estimator validates its own parameters when it is fitted.
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Fit a clone of ``estimator`` on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows.
+        y : array-like of shape (n_samples,), default=None
+            Passed on to ``estimator.fit``; density models ignore it.
+
+        Returns
+        -------
+        self : DensityScoreTransformer
+            The fitted transformer.
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        estimator = (
+            EnergyDensityEstimator() if self.estimator is None else self.estimator
+        )
+        self.estimator_ = clone(estimator).fit(X, y)
+        return self
+
+    def transform(self, X):
+        """Append the score of each row under the fitted model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows with the features seen in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features + 1) or (n_samples, 1)
+            ``X`` (as float) then ``estimator_.score_samples(X)``; the score
+            alone when ``passthrough=False``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return self._transform(X)
+
+    def _transform(self, X):
+        scores = self.estimator_.score_samples(X)[:, np.newaxis]
+        return np.hstack([X, scores]) if self.passthrough else scores
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns: the inputs', then ``"density_score"``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input feature names; by default ``feature_names_in_``, or
+            ``x0, ..., x(n_features_in_ - 1)`` when fit saw no names.
+
+        Returns
+        -------
+        ndarray of str objects
+            The input names followed by ``"density_score"`` (only
+            ``"density_score"`` when ``passthrough=False``).
+        """
+        check_is_fitted(self)
+        input_features = _check_feature_names_in(self, input_features)
+        names = list(input_features) if self.passthrough else []
+        return np.asarray([*names, "density_score"], dtype=object)

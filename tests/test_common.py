@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sk_ebm import EnergyDensityEstimator, JEMClassifier
+from sk_ebm import DensityScoreTransformer, EnergyDensityEstimator, JEMClassifier
 
 from ._helpers import FAST_PARAMS
 
@@ -13,6 +13,11 @@ ESTIMATORS = [
     EnergyDensityEstimator(training="short_run", **FAST_PARAMS),
     JEMClassifier(training="vera", **FAST_PARAMS),
     EnergyDensityEstimator(training="vera", **FAST_PARAMS),
+    # A meta-estimator: the checks exercise the wrapper, so the inner model is
+    # smaller still.
+    DensityScoreTransformer(
+        EnergyDensityEstimator(**{**FAST_PARAMS, "hidden_dims": (16,), "max_iter": 5})
+    ),
 ]
 
 SAMPLE_WEIGHT_REASON = (

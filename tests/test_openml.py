@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import sk_ebm
-from sk_ebm import EnergyDensityEstimator, JEMClassifier
+from sk_ebm import DensityScoreTransformer, EnergyDensityEstimator, JEMClassifier
 from sk_ebm.datasets import make_local_openml_task
 
 # benchmarks/openml_runner.py, tested at the end.
@@ -136,6 +137,38 @@ def test_jem_pipeline_runs_offline_saves_and_reproduces(openml, local_cache, tmp
     assert rerun.data_content == run.data_content
 
 
+def density_features_pipeline():
+    """A density model as a feature for logistic regression."""
+    density = EnergyDensityEstimator(**TINY, random_state=0)
+    return make_pipeline(
+        StandardScaler(), DensityScoreTransformer(density), LogisticRegression()
+    )
+
+
+def test_density_features_pipeline_runs_offline_saves_and_reproduces(
+    openml, local_cache, tmp_path
+):
+    task = openml.tasks.get_task(TASK_ID)
+    run = run_offline(openml, density_features_pipeline(), task)
+
+    accuracies = run.fold_evaluations["predictive_accuracy"][0]
+    predictions = run.predictions
+    assert sorted(predictions["row_id"]) == list(range(150))
+    assert fold_accuracies(predictions) == pytest.approx(dict(accuracies))
+    assert min(accuracies.values()) > 0.8  # chance is 1/3
+    density_flow = run.flow.components["densityscoretransformer"]
+    assert density_flow.class_name == "sk_ebm.density.DensityScoreTransformer"
+    inner = density_flow.components["estimator"]
+    assert inner.class_name == "sk_ebm.density.EnergyDensityEstimator"
+    assert f"sk_ebm=={sk_ebm.__version__}" in inner.external_version
+
+    run.to_filesystem(tmp_path / "run", store_model=True)
+    reloaded = openml.runs.OpenMLRun.from_filesystem(tmp_path / "run")
+    assert reloaded.data_content == run.data_content
+    rerun = run_offline(openml, reloaded.model, task)
+    assert rerun.data_content == run.data_content
+
+
 def test_string_minus_one_from_openml_is_a_class(openml, tmp_path, point_openml_at):
     # OpenML data sets often have the classes "-1" and "1"; openml passes them
     # as strings, and only the integer -1 marks unlabeled rows.
@@ -164,8 +197,9 @@ def test_string_minus_one_from_openml_is_a_class(openml, tmp_path, point_openml_
                 **TINY, sampler_params={"init": "uniform", "clip_grad": 1.0}
             ),
         ),
+        density_features_pipeline(),
     ],
-    ids=["jem-vera", "density-pipeline"],
+    ids=["jem-vera", "density-pipeline", "density-features"],
 )
 def test_flow_round_trip_gives_the_same_parameters(openml, model):
     from openml.extensions.sklearn import SklearnExtension
@@ -181,23 +215,53 @@ def test_flow_round_trip_gives_the_same_parameters(openml, model):
     assert rebuilt.fit(X, y).predict(X).shape == (150,)
 
 
+def test_density_features_flow_describes_its_parameters(openml):
+    from openml.extensions.sklearn import SklearnExtension
+
+    flow = SklearnExtension().model_to_flow(density_features_pipeline())
+    step = flow.components["densityscoretransformer"]
+    meta = step.parameters_meta_info
+    assert meta["passthrough"]["data_type"] == "bool"
+    assert "score as its last column" in meta["passthrough"]["description"]
+    assert "score_samples" in meta["estimator"]["description"]
+    assert step.parameters["passthrough"] == "true"
+    inner = step.components["estimator"].parameters_meta_info
+    assert inner["max_iter"]["description"] == "Number of epochs"
+
+
 def leaf_params(model):
-    """Each step's own parameters; tuples as lists, as openml stores them."""
+    """Each step's own parameters; tuples as lists, as openml stores them.
+
+    A parameter holding an estimator becomes its class name and its own
+    parameters, so nested estimators compare by value.
+    """
     steps = model.steps if hasattr(model, "steps") else [("", model)]
+    return {name: _plain_params(step) for name, step in steps}
+
+
+def _plain_params(estimator):
     return {
-        name: {
-            key: list(value) if isinstance(value, tuple) else value
-            for key, value in step.get_params(deep=False).items()
-        }
-        for name, step in steps
+        key: _plain_value(value)
+        for key, value in estimator.get_params(deep=False).items()
     }
 
 
+def _plain_value(value):
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        return type(value).__name__, _plain_params(value)
+    return list(value) if isinstance(value, tuple) else value
+
+
 def tiny_params(model):
-    """TINY, keyed for ``model`` (a bare estimator or a pipeline's last step)."""
-    if hasattr(model, "steps"):
-        return {f"{model.steps[-1][0]}__{k}": v for k, v in TINY.items()}
-    return TINY
+    """TINY, keyed for every sk_ebm estimator in ``model``, itself or nested."""
+    if isinstance(model, (JEMClassifier, EnergyDensityEstimator)):
+        return TINY
+    return {
+        f"{path}__{key}": value
+        for path, step in model.get_params().items()
+        if isinstance(step, (JEMClassifier, EnergyDensityEstimator))
+        for key, value in TINY.items()
+    }
 
 
 def test_local_task_names_array_columns_and_checks_lengths(tmp_path):
@@ -223,3 +287,22 @@ def test_benchmark_runner_runs_a_local_task(openml, tmp_path, point_openml_at):
     assert len(row["fold_accuracy"]) == 3
     assert row["accuracy"] == pytest.approx(np.mean(row["fold_accuracy"]), abs=1e-4)
     assert row["accuracy"] > 0.9
+
+
+def test_benchmark_runner_density_features_method_is_opt_in():
+    import openml_runner as runner
+
+    # It trains an energy model per fold: not in the default run.
+    assert "ebm-features-logreg" not in runner.parse_args([]).methods
+    args = runner.parse_args(["--methods", "ebm-features-logreg"])
+    assert args.methods == ["ebm-features-logreg"]
+    # The pipeline itself runs on OpenML in the tests above.
+    model = runner.make_method("ebm-features-logreg", quick=True)
+    assert [type(step).__name__ for step in model] == [
+        "StandardScaler",
+        "DensityScoreTransformer",
+        "LogisticRegression",
+    ]
+    density = model[1].estimator
+    assert isinstance(density, EnergyDensityEstimator)
+    assert density.max_iter == runner.QUICK_EPOCHS

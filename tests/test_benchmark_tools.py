@@ -52,19 +52,19 @@ def test_sweep_ranks_share_ties_and_pick_the_best_worst_case():
             ("c", "y", 0.6),
         ]
     )
-    settings, stats, rank = sweep.ranks(rows, "pcd", ["x", "y"])
+    settings, stats, rank = sweep.ranks(rows, "pcd", ["x", "y"], [0])
     assert rank[("b", "x")] == rank[("c", "x")] == 2.5
     assert rank[("a", "y")] == 3
-    text = sweep.table(rows, ["x", "y"], "title")
+    text = sweep.table(rows, ["x", "y"], [0], "title")
     # a wins task x but is last on y; b is never worse than 2.5.
-    assert "best worst-case rank for pcd: b (2.5)" in text
+    assert "best worst-case rank, all: b (2.5)" in text
 
 
 def test_sweep_ranks_only_settings_measured_on_every_task_and_seed():
     rows = _sweep_rows([("a", "x", 0.9), ("a", "y", 0.5), ("b", "x", 0.8)])
     rows += _sweep_rows([("c", "x", 0.7), ("c", "y", 0.9)], seeds=(0, 1))
-    settings, stats, rank = sweep.ranks(rows, "pcd", ["x", "y"])
-    # b lacks task y; c's extra seed 1 is left out so a and c compare on seed 0.
+    settings, stats, rank = sweep.ranks(rows, "pcd", ["x", "y"], [0])
+    # b lacks task y; c's seed 1 is left out, so a and c compare on seed 0.
     assert settings == ["a", "c"]
     assert stats[("c", "y")] == [0.9]
 

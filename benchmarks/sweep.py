@@ -257,6 +257,8 @@ def table(rows, tasks, seeds, title):
         for cls in (JEMClassifier, EnergyDensityEstimator)
     }
     groups = {name: ts for name, ts in groups.items() if ts}
+    if len(groups) != 1:
+        groups["all"] = tasks
     out = [f"## {title}\n\nMean ± std over seeds {', '.join(map(str, seeds))} (x 100)."]
     for family in dict.fromkeys(r["family"] for r in rows):
         settings, stats, rank = ranks(rows, family, tasks, seeds)
@@ -265,21 +267,22 @@ def table(rows, tasks, seeds, title):
         worst = {
             (s, g): max(rank[(s, t)] for t in ts)
             for s in settings
-            for g, ts in {**groups, "all": tasks}.items()
+            for g, ts in groups.items()
         }
         mean = {s: np.mean([rank[(s, t)] for t in tasks]) for s in settings}
         header = list(tasks)
-        header += [f"worst rank, {g}" for g in groups] + ["worst rank, all"]
+        header += [f"worst rank, {g}" for g in groups]
+        last = list(groups)[-1]
         lines = []
-        for s in sorted(settings, key=lambda s: (worst[(s, "all")], mean[s], s)):
+        for s in sorted(settings, key=lambda s: (worst[(s, last)], mean[s], s)):
             cells = [f"{mean_std(stats[(s, t)])} (#{rank[(s, t)]:g})" for t in tasks]
-            cells += [f"{worst[(s, g)]:g}" for g in [*groups, "all"]]
+            cells += [f"{worst[(s, g)]:g}" for g in groups]
             lines.append([s, *cells])
         out += [
             f"\n### training={family}\n",
             markdown_table(["setting", *header], lines),
         ]
-        for g in [*groups, "all"]:
+        for g in groups:
             best = min(settings, key=lambda s: (worst[(s, g)], mean[s], s))
             out.append(f"\nbest worst-case rank, {g}: {best} ({worst[(best, g)]:g})")
     return "\n".join(out)
@@ -340,13 +343,15 @@ def main(argv=None):
     stem, log = open_log(args, "sweep", ("family", "setting", "task", "seed"))
     if not args.table:
         run(args, log)
-    screening = [t for t in SCREENING if any(r["task"] == t for r in log.rows)]
+    measured = {r["task"] for r in log.rows}
+    screening = [t for t in SCREENING if t in measured]
     stage_1 = "Stage 1: every setting on the screening tasks"
     text = table(log.rows, screening, args.seeds, stage_1)
-    final = [t for t in FINAL if any(r["task"] == t for r in log.rows)]
-    if final != screening:
-        stage_2 = "Stage 2: the finalists on every task"
-        text += "\n\n" + table(log.rows, final, args.seeds, stage_2)
+    for cls in (JEMClassifier, EnergyDensityEstimator):
+        tasks = [t for t in FINAL if t in measured and _estimator_of(t) is cls]
+        if set(tasks) - set(screening):
+            stage_2 = f"Stage 2, {cls.__name__}: the finalists on all its tasks"
+            text += "\n\n" + table(log.rows, tasks, args.seeds, stage_2)
     write_text(stem.with_suffix(".md"), text)
 
 

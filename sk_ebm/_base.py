@@ -249,6 +249,7 @@ class _BaseEnergyEstimator(BaseEstimator):
                 n_iter_no_change=self.n_iter_no_change,
             )
         sampler = self._sampler(sampler_params)
+        self.alpha_ = self._resolved_alpha()
         if self.training == "vera":
             result, fitted = self._fit_vera(
                 net, data, init_generator, generator, control, warm
@@ -371,7 +372,7 @@ class _BaseEnergyEstimator(BaseEstimator):
             batch_size=self.batch_size,
             learning_rate=self.learning_rate,
             n_steps=self.n_steps,
-            alpha=self.alpha,
+            alpha=self.alpha_,
             energy_reg=self.energy_reg,
         )
         result = train_mcmc(
@@ -412,7 +413,7 @@ class _BaseEnergyEstimator(BaseEstimator):
             max_iter=self.max_iter,
             batch_size=self.batch_size,
             learning_rate=self.learning_rate,
-            alpha=self.alpha,
+            alpha=self.alpha_,
             energy_reg=self.energy_reg,
             grad_penalty=self.grad_penalty,
             entropy_weight=self.entropy_weight,
@@ -437,6 +438,12 @@ class _BaseEnergyEstimator(BaseEstimator):
         )
         self.n_steps_ = self.n_steps
         return result, {"generator_": sampler_net, "generator_params_": params}
+
+    def _resolved_alpha(self):
+        """``alpha``, with ``"auto"`` replaced by the training family's value."""
+        if self.alpha == "auto":
+            return self._AUTO_ALPHA[self.training]
+        return self.alpha
 
     def _check_hidden_dims(self):
         dims = tuple(self.hidden_dims)

@@ -60,6 +60,14 @@ def test_sweep_ranks_share_ties_and_pick_the_best_worst_case():
     assert "best worst-case rank, all: b (2.5)" in text
 
 
+def test_sweep_keeps_the_default_when_the_worst_case_ranks_tie():
+    cells = [("a", "x", 0.9), ("a", "y", 0.8), ("a", "z", 0.1)]
+    cells += [("default", "x", 0.5), ("default", "y", 0.5), ("default", "z", 0.5)]
+    text = sweep.table(_sweep_rows(cells), ["x", "y", "z"], [0], "title")
+    # a has the better mean rank (1.33 against 1.67) but only ties the worst case.
+    assert "best worst-case rank, all: default (2)" in text
+
+
 def test_sweep_ranks_only_settings_measured_on_every_task_and_seed():
     rows = _sweep_rows([("a", "x", 0.9), ("a", "y", 0.5), ("b", "x", 0.8)])
     rows += _sweep_rows([("c", "x", 0.7), ("c", "y", 0.9)], seeds=(0, 1))

@@ -220,6 +220,29 @@ def test_bad_parameters_are_named(iris):
         JEMClassifier(**{**FAST_PARAMS, "device": "gpu0"}).fit(X, y)
 
 
+@pytest.mark.parametrize(
+    "training, alpha, expected",
+    [("pcd", "auto", 0.03), ("short_run", "auto", 0.03), ("vera", "auto", 0.1)]
+    + [("pcd", 0.5, 0.5), ("vera", 0.0, 0.0)],
+)
+def test_alpha_auto_is_the_swept_weight_of_each_training_family(
+    iris, training, alpha, expected
+):
+    X, y = iris
+    params = {**FAST_PARAMS, "max_iter": 1, "training": training, "alpha": alpha}
+    clf = JEMClassifier(**params).fit(X, y)
+    assert clf.alpha_ == expected
+    # The fit used it: the same explicit weight gives the same model.
+    explicit = JEMClassifier(**{**params, "alpha": expected}).fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), explicit.predict_proba(X))
+
+
+def test_alpha_rejects_other_strings(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="alpha"):
+        JEMClassifier(**{**FAST_PARAMS, "alpha": "high"}).fit(X, y)
+
+
 @pytest.mark.skipif(
     torch.cuda.is_available(), reason="a CUDA GPU is present, so cuda is valid"
 )

@@ -1,4 +1,9 @@
-"""What both estimators share: parameters, devices, randomness, fitting, pickling."""
+"""What both estimators share: parameters, devices, randomness, fitting, pickling.
+
+Nothing here names a training family, a network or a sampler: each is looked
+up in its registry (:mod:`sk_ebm.families`, :mod:`sk_ebm.nets`,
+:mod:`sk_ebm.samplers`) by the estimator's string parameter.
+"""
 
 import copy
 import math
@@ -15,119 +20,22 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch.func import functional_call
 
-from ._training import (
-    LoopControl,
-    PCDConfig,
-    TrainingData,
-    VERAConfig,
-    train_mcmc,
-    train_vera,
-    vera_optimizers,
-)
+from ._dict_params import TABLES, resolve_dict_param
+from ._training import LoopControl, LoopSettings, TrainingData, train
+from .families import FAMILIES
 from .nets import (
     ACTIVATIONS,
-    GaussianGenerator,
-    MLPEnergyNet,
+    NETWORKS,
+    build_network,
     energy,
     energy_fn,
     frozen,
+    network_config,
 )
-from .samplers import INITS, SGLD, FreshChains, InitDistribution, ReplayBuffer
-
-#: Keys accepted in ``sampler_params``, with their meaning.
-SAMPLER_PARAMS = {
-    "init": "where chains start: one of " + ", ".join(INITS),
-    "clip_grad": "if a float, each chain's energy gradient is clipped to this norm",
-    "sample_steps": "SGLD steps taken by sample() (default: n_steps; 0 for vera)",
-}
-
-#: Keys accepted in ``generator_params`` (``training="vera"``), with defaults.
-GENERATOR_PARAMS = {
-    "latent_dim": None,  # None: min(n_features, 64)
-    "hidden_dims": None,  # None: the energy network's hidden_dims, halved
-    "learning_rate": None,  # None: learning_rate
-    "posterior_learning_rate": 0.02,
-    "n_posterior": 20,
-    "sigma_bounds": (0.01, 0.3),
-    "posterior_scale": 0.1,
-}
+from .samplers import SAMPLERS, build_sampler
 
 # Rows per forward pass at prediction time: bounds memory, not results.
 _PREDICT_CHUNK = 4096
-
-
-def _check_sampler_params(sampler_params, default_init):
-    params = {"init": default_init, "clip_grad": None, "sample_steps": None}
-    unknown = set(sampler_params or {}) - set(SAMPLER_PARAMS)
-    if unknown:
-        raise ValueError(
-            f"Unknown sampler_params key(s) {sorted(unknown)}; the keys are "
-            f"{sorted(SAMPLER_PARAMS)}."
-        )
-    params.update(sampler_params or {})
-    if params["init"] not in INITS:
-        raise ValueError(
-            f"sampler_params['init'] must be one of {INITS}; got {params['init']!r}."
-        )
-    clip = params["clip_grad"]
-    if clip is not None and not (isinstance(clip, Real) and clip > 0):
-        raise ValueError(
-            f"sampler_params['clip_grad'] must be > 0 or None; got {clip!r}."
-        )
-    steps = params["sample_steps"]
-    if steps is not None and not (isinstance(steps, Integral) and steps >= 0):
-        raise ValueError(
-            "sampler_params['sample_steps'] must be an int >= 0 or None; "
-            f"got {steps!r}."
-        )
-    return params
-
-
-def _check_generator_params(generator_params, n_features, hidden_dims, lr):
-    params = dict(GENERATOR_PARAMS)
-    unknown = set(generator_params or {}) - set(GENERATOR_PARAMS)
-    if unknown:
-        raise ValueError(
-            f"Unknown generator_params key(s) {sorted(unknown)}; the keys are "
-            f"{sorted(GENERATOR_PARAMS)}."
-        )
-    params.update(generator_params or {})
-    if params["latent_dim"] is None:
-        params["latent_dim"] = min(n_features, 64)
-    if params["hidden_dims"] is None:
-        # Measured on digits SSL: half-width generators matched full-width ones
-        # in accuracy at about 60% of the training time (the importance-sampled
-        # entropy estimate runs the generator on 20 latents per row).
-        params["hidden_dims"] = tuple(max(16, d // 2) for d in hidden_dims)
-    if params["learning_rate"] is None:
-        params["learning_rate"] = lr
-    _require(params, "latent_dim", Integral, 1)
-    _require(params, "n_posterior", Integral, 1)
-    for key in ("learning_rate", "posterior_learning_rate", "posterior_scale"):
-        _require(params, key, Real, 0, strict=True)
-    dims = params["hidden_dims"]
-    if not all(isinstance(d, Integral) and d >= 1 for d in dims):
-        raise ValueError(
-            f"generator_params['hidden_dims'] must be positive ints; got {dims!r}."
-        )
-    low, high = params["sigma_bounds"]
-    if not 0 < low <= high:
-        raise ValueError(
-            "generator_params['sigma_bounds'] must be (low, high) with "
-            f"0 < low <= high; got {params['sigma_bounds']!r}."
-        )
-    return params
-
-
-def _require(params, key, kind, low, strict=False):
-    value = params[key]
-    ok = isinstance(value, kind) and (value > low if strict else value >= low)
-    if not ok:
-        relation = ">" if strict else ">="
-        raise ValueError(
-            f"generator_params[{key!r}] must be a number {relation} {low}; "
-            f"got {value!r}."
-        )
 
 
 def resolve_device(device):
@@ -189,8 +97,12 @@ def _seed_from(random_state):
 class _BaseEnergyEstimator(BaseEstimator):
     """Parameters, fitting and prediction plumbing shared by the estimators."""
 
+    # The registries' key views are live: a family, network or sampler
+    # registered later is accepted too.
     _parameter_constraints: dict = {
-        "training": [StrOptions({"pcd", "short_run", "vera"})],
+        "training": [StrOptions(FAMILIES.keys())],
+        "network": [StrOptions(NETWORKS.keys())],
+        "sampler": [StrOptions(SAMPLERS.keys())],
         "hidden_dims": [tuple, list],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -203,7 +115,7 @@ class _BaseEnergyEstimator(BaseEstimator):
         "reinit_freq": [Interval(Real, 0, 1, closed="both")],
         "sampler_params": [dict, None],
         "generator_params": [dict, None],
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "energy_reg": [Interval(Real, 0, None, closed="left")],
         "grad_penalty": [Interval(Real, 0, None, closed="left")],
         "entropy_weight": [Interval(Real, 0, None, closed="left")],
@@ -217,18 +129,20 @@ class _BaseEnergyEstimator(BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    # Set by subclasses: the sampler_params["init"] used when none is given.
+    #: ``sampler_params["init"]`` when none is given; each estimator sets it.
     _default_init = "diag_gaussian"
+    #: The key of a family's ``auto_alpha`` that applies; each estimator sets it.
+    _model_kind = "density"
 
     # ------------------------------------------------------------------ fitting
     def _fit_energy(self, X, y_index, sample_weight, n_outputs):
         """Fit the network; ``y_index`` holds class indices (-1 unlabeled) or None."""
-        hidden_dims = self._check_hidden_dims()
-        sampler_params = _check_sampler_params(self.sampler_params, self._default_init)
-        warm = self._warm_state(X.shape[1], n_outputs, hidden_dims)
-        self.device_ = warm["device"] if warm else resolve_device(self.device)
+        params = self._resolved_params()
+        config = network_config(self.network, params, X.shape[1], n_outputs)
+        warm = self._continues_fit(config)
+        self.device_ = self.device_ if warm else resolve_device(self.device)
         # A warm start draws a new stream: the same seed would repeat the batches.
-        seed = _seed_from(self.random_state) + (warm["n_iter"] if warm else 0)
+        seed = _seed_from(self.random_state) + (self.n_iter_ if warm else 0)
         init_generator = torch.Generator().manual_seed(seed)
         generator = self._generator(seed + 1)
 
@@ -236,36 +150,63 @@ class _BaseEnergyEstimator(BaseEstimator):
         valid = None
         if self.early_stopping:
             data, valid = self._split_validation(data, generator)
-        if warm:
-            net = warm["net"]
-        else:
-            net = MLPEnergyNet(
-                X.shape[1], n_outputs, hidden_dims, self.activation, init_generator
-            ).to(self.device_)
+        net = self.net_ if warm else build_network(config, init_generator)
+        net = net.to(self.device_)
         control = LoopControl()
         if valid is not None:
             control = LoopControl(
                 validation=self._validation_score(net, data, valid, generator),
                 n_iter_no_change=self.n_iter_no_change,
             )
-        sampler = self._sampler(sampler_params)
-        self.alpha_ = self._resolved_alpha()
-        if self.training == "vera":
-            result, fitted = self._fit_vera(
-                net, data, init_generator, generator, control, warm
-            )
-        else:
-            result, fitted = self._fit_mcmc(
-                net, data, sampler_params, sampler, generator, control, warm
-            )
-        # Sampler state: the chains (MCMC) or the generator (VERA), None if unused.
-        fitted = {"init_": None, "buffer_": None, "generator_": None, **fitted}
-        for name, value in fitted.items():
-            setattr(self, name, value)
-        self.net_ = net
-        self.sampler_params_ = sampler_params
-        self.sampler_ = sampler
+        family = self.family_ if warm else FAMILIES[self.training]()
+        if self.alpha == "auto":
+            params["alpha"] = family.auto_alpha[self._model_kind]
+        family.configure(params, build_sampler(self.sampler, params))
+        if not warm:
+            n_classes = None if y_index is None else n_outputs
+            family.build(net, data, n_classes, generator, init_generator)
+        result = train(
+            net,
+            family,
+            data,
+            LoopSettings(max_iter=self.max_iter, batch_size=self.batch_size),
+            generator,
+            self.verbose,
+            control=control,
+            states=self.optimizer_states_ if warm else None,
+        )
+        self._set_fitted_state(family, net, config, params["alpha"])
         self._set_history(result, warm)
+
+    def _resolved_params(self):
+        """The parameters, with every dict parameter's defaults filled in.
+
+        ``sampler_params``' keys are also merged in at the top level, where
+        samplers and training families read them.
+        """
+        params = self.get_params(deep=False)
+        caller = type(self).__name__
+        for name, table in TABLES.items():
+            params[name] = resolve_dict_param(params.get(name), table, name, caller)
+        sampler_params = dict(params["sampler_params"])
+        if sampler_params["init"] is None:
+            sampler_params["init"] = self._default_init
+        return {**params, **sampler_params}
+
+    def _set_fitted_state(self, family, net, config, alpha):
+        """Every fitted attribute of the network and the family, in one place."""
+        previous = getattr(self, "family_", None)
+        for name in previous.fitted_attributes() if previous is not None else ():
+            # A fit with another family must not leave the old one's state.
+            self.__dict__.pop(name, None)
+        self.training_ = self.training
+        self.family_ = family
+        self.net_ = net
+        self.network_config_ = config
+        self.n_outputs_ = config["n_outputs"]
+        self.alpha_ = alpha
+        for name, value in family.fitted_attributes().items():
+            setattr(self, name, value)
 
     def _training_data(self, X, y_index, sample_weight, refit_scaler):
         # A warm start keeps the scaler: the network's input units depend on it.
@@ -279,7 +220,7 @@ class _BaseEnergyEstimator(BaseEstimator):
         )
 
     def _set_history(self, result, warm):
-        previous = warm["history"] if warm else []
+        previous = self.history_ if warm else []
         for row in result.history:
             row["epoch"] += len(previous)
         self.history_ = previous + result.history
@@ -297,49 +238,26 @@ class _BaseEnergyEstimator(BaseEstimator):
                 ConvergenceWarning,
             )
 
-    def _warm_state(self, n_features, n_outputs, hidden_dims):
-        """What a warm start continues from, or None for a fresh fit."""
+    def _continues_fit(self, config):
+        """Whether this fit continues the previous one (``warm_start``).
+
+        Raises
+        ------
+        ValueError
+            If the previous fit had another training family or network shape.
+        """
         if not (self.warm_start and hasattr(self, "net_")):
-            return None
-        fitted_training = (
-            "vera"
-            if self.generator_ is not None
-            else ("pcd" if self.buffer_ is not None else "short_run")
-        )
-        was = {
-            "training": fitted_training,
-            "n_features": self.net_.layers[0].in_features,
-            "n_outputs": self.net_.layers[-1].out_features,
-            "hidden_dims": tuple(
-                layer.out_features
-                for layer in self.net_.layers[:-1]
-                if isinstance(layer, torch.nn.Linear)
-            ),
-        }
-        now = {
-            "training": self.training,
-            "n_features": n_features,
-            "n_outputs": n_outputs,
-            "hidden_dims": hidden_dims,
-        }
-        changed = [k for k in was if was[k] != now[k]]
+            return False
+        was = {"training": self.training_, **self.network_config_}
+        now = {"training": self.training, **config}
+        changed = [key for key in was if was[key] != now.get(key)]
         if changed:
-            detail = ", ".join(f"{k} {was[k]!r} -> {now[k]!r}" for k in changed)
+            detail = ", ".join(f"{k} {was[k]!r} -> {now.get(k)!r}" for k in changed)
             raise ValueError(
                 f"warm_start=True cannot continue the previous fit: {detail}. "
                 "Set warm_start=False to fit from scratch."
             )
-        return {
-            "net": self.net_,
-            "device": self.device_,
-            "n_iter": self.n_iter_,
-            "history": list(self.history_),
-            "optimizer_states": self.optimizer_states_,
-            "init": self.init_,
-            "buffer": self.buffer_,
-            "generator": self.generator_,
-            "generator_params": getattr(self, "generator_params_", None),
-        }
+        return True
 
     def _split_validation(self, data, generator):
         rows = self._validation_candidates(data)
@@ -356,104 +274,6 @@ class _BaseEnergyEstimator(BaseEstimator):
         keep[valid] = False
         return _take_rows(data, keep), _take_rows(data, valid)
 
-    def _fit_mcmc(self, net, data, sampler_params, sampler, generator, control, warm):
-        n_classes = None if data.y is None else net.layers[-1].out_features
-        if warm:
-            init, chains = warm["init"], warm["buffer"]
-        else:
-            init = InitDistribution(sampler_params["init"], data.X, data.y, n_classes)
-            chains = None
-            if self.training == "pcd":
-                chains = ReplayBuffer(
-                    init, self.buffer_size, self.reinit_freq, generator, n_classes
-                )
-        config = PCDConfig(
-            max_iter=self.max_iter,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            n_steps=self.n_steps,
-            alpha=self.alpha_,
-            energy_reg=self.energy_reg,
-        )
-        result = train_mcmc(
-            net,
-            data,
-            chains if chains is not None else FreshChains(init),
-            sampler,
-            config,
-            generator,
-            self.verbose,
-            control=control,
-            state=warm["optimizer_states"] if warm else None,
-        )
-        # A recovery may have lengthened the chains: sample() follows the fit.
-        self.n_steps_ = config.n_steps
-        return result, {"init_": init, "buffer_": chains}
-
-    def _fit_vera(self, net, data, init_generator, generator, control, warm):
-        if warm:
-            params, sampler_net = warm["generator_params"], warm["generator"]
-        else:
-            params = _check_generator_params(
-                self.generator_params,
-                data.X.shape[1],
-                tuple(self.hidden_dims),
-                self.learning_rate,
-            )
-            sampler_net = GaussianGenerator(
-                params["latent_dim"],
-                data.X.shape[1],
-                tuple(params["hidden_dims"]),
-                self.activation,
-                params["sigma_bounds"],
-                params["posterior_scale"],
-                init_generator,
-            ).to(self.device_)
-        config = VERAConfig(
-            max_iter=self.max_iter,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            alpha=self.alpha_,
-            energy_reg=self.energy_reg,
-            grad_penalty=self.grad_penalty,
-            entropy_weight=self.entropy_weight,
-            unlabeled_entropy=getattr(self, "unlabeled_entropy", 0.0),
-            generator_learning_rate=params["learning_rate"],
-            posterior_learning_rate=params["posterior_learning_rate"],
-            n_posterior=params["n_posterior"],
-        )
-        optimizers = vera_optimizers(net, sampler_net, config)
-        if warm:
-            for name, optimizer in optimizers.items():
-                optimizer.load_state_dict(warm["optimizer_states"][name])
-        result = train_vera(
-            net,
-            sampler_net,
-            optimizers,
-            data,
-            config,
-            generator,
-            self.verbose,
-            control=control,
-        )
-        self.n_steps_ = self.n_steps
-        return result, {"generator_": sampler_net, "generator_params_": params}
-
-    def _resolved_alpha(self):
-        """``alpha``, with ``"auto"`` replaced by the training family's value."""
-        if self.alpha == "auto":
-            return self._AUTO_ALPHA[self.training]
-        return self.alpha
-
-    def _check_hidden_dims(self):
-        dims = tuple(self.hidden_dims)
-        if not all(isinstance(d, Integral) and d >= 1 for d in dims):
-            raise ValueError(
-                "hidden_dims must be a tuple of positive ints; "
-                f"got {self.hidden_dims!r}."
-            )
-        return dims
-
     def _fit_scaler(self, X):
         self.scaler_ = StandardScaler().fit(X) if self.standardize else None
         return self._transform(X)
@@ -469,12 +289,6 @@ class _BaseEnergyEstimator(BaseEstimator):
         if self.scaler_ is None:
             return 0.0
         return -float(np.sum(np.log(self.scaler_.scale_)))
-
-    def _sampler(self, sampler_params):
-        noise = self.noise_scale
-        if noise == "auto":
-            noise = math.sqrt(2 * self.step_size)
-        return SGLD(self.step_size, noise, sampler_params["clip_grad"])
 
     def _generator(self, seed):
         return torch.Generator(device=self.device_).manual_seed(seed)
@@ -528,22 +342,27 @@ class _BaseEnergyEstimator(BaseEstimator):
         return torch.cat(scores).cpu().numpy()
 
     def _draw_samples(self, n_samples, y_index, random_state):
-        """SGLD samples in the user's units; from p(x | y) if ``y_index``.
+        """Samples in the user's units; from p(x | y) if ``y_index``.
 
-        Unconditional chains start from the replay buffer (or the init
-        distribution) and follow the energy. For ``p(x | y)``, starting points
+        The sampler is built from the current parameters (``sampler``,
+        ``step_size``, ``noise_scale``, ``sampler_params``), so ``set_params``
+        after fit changes what ``sample`` does, shrunk as often as the fit's
+        recoveries shrank the training sampler. Unconditional chains start from
+        the training family's start points. For ``p(x | y)``, starting points
         are resampled from a pool of model samples with weights ``p(y | x)``
         (sampling-importance-resampling: pool ~ p(x), so the draw ~ p(x | y)),
         then follow the class energy ``-f(x)[y]``.
         """
         generator = self._generator(_seed_from(random_state))
-        sampler = self.sampler_
-        steps = self.sampler_params_["sample_steps"]
+        params = self._resolved_params()
+        family = self.family_
+        sampler = family.prepare_sampler(build_sampler(self.sampler, params))
+        steps = params["sample_steps"]
         if steps is None:
-            steps = 0 if self.generator_ is not None else self.n_steps_
+            steps = family.default_sample_steps
         y = None
         if y_index is None:
-            x0 = self._start_points(n_samples, generator)
+            x0 = family.start_points(n_samples, generator)
         else:
             y = torch.as_tensor(y_index, dtype=torch.long, device=self.device_)
             x0 = self._resample_for_classes(y, sampler, generator)
@@ -551,26 +370,12 @@ class _BaseEnergyEstimator(BaseEstimator):
             x, _ = sampler.run(x0, energy_fn(self.net_, y), steps, generator)
         return self._inverse_transform(x.double().cpu().numpy())
 
-    def _start_points(self, n, generator):
-        if self.generator_ is not None:
-            with torch.no_grad():
-                return self.generator_.sample(n, generator)[0]
-        if self.buffer_ is not None:
-            return self.buffer_.sample(n, generator)[0]
-        return self.init_.draw(n, generator)
-
     def _resample_for_classes(self, y, sampler, generator):
-        if self.generator_ is not None:
-            pool = self._start_points(max(4 * len(y), 1000), generator)
-        elif self.buffer_ is not None:
-            pool = self.buffer_.x
-        else:
-            # Short-run: the pool is what training used as model samples.
-            start = self.init_.draw(max(4 * len(y), 1000), generator)
+        def advance(x0, n_steps):
             with frozen(self.net_):
-                pool, _ = sampler.run(
-                    start, energy_fn(self.net_), self.n_steps_, generator
-                )
+                return sampler.run(x0, energy_fn(self.net_), n_steps, generator)[0]
+
+        pool = self.family_.class_pool(max(4 * len(y), 1000), generator, advance)
         with torch.no_grad():
             proba = torch.softmax(self.net_(pool), dim=1)
         pick = torch.multinomial(proba.T[y], 1, replacement=True, generator=generator)
@@ -580,8 +385,10 @@ class _BaseEnergyEstimator(BaseEstimator):
     def __getstate__(self):
         state = super().__getstate__()
         if getattr(self, "device_", "cpu") != "cpu":
-            # Store CPU copies so a model fitted on a GPU loads anywhere.
-            state = {key: _to_cpu(value) for key, value in state.items()}
+            # Store CPU copies so a model fitted on a GPU loads anywhere. One
+            # deep copy keeps shared objects shared (``buffer_`` is the
+            # family's buffer).
+            state = {k: _move(v, "cpu") for k, v in copy.deepcopy(state).items()}
         return state
 
     def __setstate__(self, state):
@@ -597,9 +404,9 @@ class _BaseEnergyEstimator(BaseEstimator):
             )
             self.device_ = "cpu"
             return
-        for key in ("net_", "init_", "buffer_", "generator_"):
-            if getattr(self, key, None) is not None:
-                setattr(self, key, getattr(self, key).to(device))
+        for key, value in vars(self).items():
+            if key.endswith("_"):
+                setattr(self, key, _move(value, device))
 
 
 def _take_rows(data, index):
@@ -633,15 +440,18 @@ def _still_falling(losses):
     return bool(drop > 2 * stderr and drop > 0.01 * np.ptp(losses))
 
 
-def _to_cpu(value):
+def _move(value, device):
+    """``value`` on ``device``: tensors, modules and objects with a ``to``."""
     if isinstance(value, dict):
-        return {key: _to_cpu(item) for key, item in value.items()}
+        return {key: _move(item, device) for key, item in value.items()}
     if isinstance(value, list):
-        return [_to_cpu(item) for item in value]
-    if isinstance(value, torch.nn.Module):
-        return copy.deepcopy(value).cpu()
-    if torch.is_tensor(value):
-        return value.cpu()
-    if isinstance(value, (ReplayBuffer, FreshChains, InitDistribution)):
-        return copy.deepcopy(value).to("cpu")
+        return [_move(item, device) for item in value]
+    if isinstance(value, (torch.nn.Module, torch.Tensor)) or _has_to(value):
+        return value.to(device)
     return value
+
+
+def _has_to(value):
+    # The package's own stateful objects (training families, chains) move
+    # themselves in place; numpy arrays and sklearn objects have no ``to``.
+    return type(value).__module__.startswith("sk_ebm.") and hasattr(value, "to")

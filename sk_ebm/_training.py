@@ -16,13 +16,6 @@ import torch
 from tqdm.auto import tqdm
 
 from .exceptions import DivergenceError
-from .nets import energy, energy_fn, frozen
-from .objectives import (
-    entropy_score,
-    jem_loss,
-    posterior_scale_loss,
-    vera_ebm_loss,
-)
 
 
 @dataclass
@@ -46,54 +39,44 @@ class TrainingData:
 
 
 @dataclass
-class PCDConfig:
-    """Hyper-parameters of the MCMC training loop (PCD and short-run SGLD)."""
+class LoopSettings:
+    """What the epoch loop itself needs: how long, and how many rows a step."""
 
     max_iter: int
     batch_size: int
-    learning_rate: float
-    n_steps: int
-    alpha: float
-    energy_reg: float
 
 
-def train_mcmc(
-    net, data, chains, sampler, config, generator, verbose=0, control=None, state=None
-):
-    """Train ``net`` by maximum likelihood with MCMC negatives (JEM Algorithm 1).
+def train(net, family, data, settings, generator, verbose=0, control=None, states=None):
+    """Train ``net`` for ``settings.max_iter`` epochs of ``family.step``.
 
-    Each step draws a batch of data rows (and, when some rows are unlabeled, a
-    separate batch of labeled rows), draws chains from ``chains``, advances them
-    ``config.n_steps`` steps with ``sampler`` on the frozen network, writes them
-    back, and takes one Adam step on :func:`~sk_ebm.objectives.jem_loss`.
+    The loop knows nothing of any training family: it asks ``family`` for its
+    optimizers, its steps, the state to save with the network, and its remedy
+    after a divergence (the protocol of :class:`sk_ebm.families.TrainingFamily`).
 
     Parameters
     ----------
     net : torch.nn.Module
+        The energy network.
+    family : TrainingFamily
+        A configured and built training family.
     data : TrainingData
-    chains : ReplayBuffer or FreshChains
-        PCD's persistent buffer, or fresh chains for short-run SGLD.
-    sampler : SGLD
-    config : PCDConfig
-        Read at every step: a recovery from divergence lowers its
-        ``learning_rate`` and lengthens its ``n_steps``.
+    settings : LoopSettings
     generator : torch.Generator
         Source of every random draw.
     verbose : int
         A progress bar over epochs when positive.
     control : LoopControl, default=None
         Early stopping and recovery settings; None for the defaults.
-    state : dict, default=None
-        ``{"energy": optimizer state_dict}`` of a previous fit, to continue it.
+    states : dict, default=None
+        Optimizer state dicts of a previous fit, by name, to continue it.
 
     Returns
     -------
     FitResult
-        The history (one dict per epoch with the epoch means of ``loss``,
-        ``ce``, ``acc``, ``e_data``, ``e_sample``, ``grad_norm`` of the
-        parameters, ``sampler_grad_norm``, plus ``epoch``, ``learning_rate``,
-        ``seconds`` and, where they apply, ``val_score`` and ``recovery``), the
-        stop reason and the optimizer states.
+        The history (one dict per epoch with the epoch means of the step
+        statistics, plus ``epoch``, ``learning_rate``, ``seconds`` and, where
+        they apply, ``val_score`` and ``recovery``), the stop reason and the
+        optimizer states.
 
     Raises
     ------
@@ -101,215 +84,35 @@ def train_mcmc(
         If training still diverges after ``control.max_recoveries``
         recoveries.
     """
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
-    if state is not None:
-        optimizer.load_state_dict(state["energy"])
-    optimizers = {"energy": optimizer}
+    optimizers = family.optimizers(net)
+    for name, state in (states or {}).items():
+        optimizers[name].load_state_dict(state)
 
     def step(batch):
-        x0, slots = chains.sample(len(batch["x_data"]), generator)
-        with frozen(net):
-            x_neg, sampler_stats = sampler.run(
-                x0, energy_fn(net), config.n_steps, generator
-            )
-        chains.update(slots, x_neg)
-        loss, stats = jem_loss(
-            net,
-            x_neg=x_neg,
-            alpha=config.alpha,
-            energy_reg=config.energy_reg,
-            **batch,
-        )
-        stats["grad_norm"] = _descend(optimizer, loss, net)
-        stats["sampler_grad_norm"] = sampler_stats["grad_norm"]
-        return stats
+        return family.step(net, batch, optimizers, generator)
 
     loop = _EpochLoop(
         step,
-        TrainingState({"net": net}, optimizers, chains),
-        _mcmc_remedy(config, sampler, optimizers),
+        TrainingState({"net": net, **family.modules()}, optimizers, family.chains()),
+        lambda: family.remedy(optimizers),
         control or LoopControl(),
     )
-    return loop.run(data, config, generator, verbose)
+    return loop.run(data, settings, generator, verbose)
 
 
 #: A recovery divides the learning rates by 4: three recoveries span a factor
 #: of 64, enough to bring a learning rate 100 times too large near a sane one.
-_LEARNING_RATE_CUT = 0.25
+LEARNING_RATE_CUT = 0.25
 
 
-def _mcmc_remedy(config, sampler, optimizers):
-    """After a divergence: cut the learning rate, halve SGLD's step, lengthen chains.
-
-    Halving the step and doubling the steps keeps the distance a chain travels
-    (Langevin time ``n_steps * step_size``); the chains are lengthened once, to
-    twice their first length, so that repeated recoveries stay affordable.
-    """
-    longest = 2 * config.n_steps
-
-    def remedy():
-        _scale_learning_rates(config, optimizers.values(), _LEARNING_RATE_CUT)
-        sampler.step_size *= 0.5
-        sampler.noise_scale *= math.sqrt(0.5)
-        config.n_steps = min(2 * config.n_steps, longest)
-        return (
-            f"learning_rate -> {config.learning_rate:.3g}, "
-            f"step_size -> {sampler.step_size:.3g}, n_steps -> {config.n_steps}"
-        )
-
-    return remedy
-
-
-def _scale_learning_rates(config, optimizers, factor):
-    config.learning_rate *= factor
+def scale_learning_rates(optimizers, factor):
+    """Multiply the learning rate of every group of ``optimizers`` by ``factor``."""
     for optimizer in optimizers:
         for group in optimizer.param_groups:
             group["lr"] *= factor
 
 
-@dataclass
-class VERAConfig:
-    """Hyper-parameters of VERA training (see :func:`train_vera`)."""
-
-    max_iter: int
-    batch_size: int
-    learning_rate: float
-    alpha: float
-    energy_reg: float
-    grad_penalty: float
-    entropy_weight: float
-    unlabeled_entropy: float
-    generator_learning_rate: float
-    posterior_learning_rate: float
-    n_posterior: int
-
-
-def vera_optimizers(net, sampler_net, config):
-    """Adam with betas (0, 0.9) for the energy and the generator (VERA's choice).
-
-    Parameters
-    ----------
-    net : torch.nn.Module
-        The energy network.
-    sampler_net : GaussianGenerator
-    config : VERAConfig
-
-    Returns
-    -------
-    dict of torch.optim.Optimizer
-        ``"energy"``, ``"generator"`` and ``"posterior"`` (the proposal scale).
-    """
-    betas = (0.0, 0.9)
-    return {
-        "energy": torch.optim.Adam(
-            net.parameters(), lr=config.learning_rate, betas=betas
-        ),
-        "generator": torch.optim.Adam(
-            sampler_net.generator_parameters(),
-            lr=config.generator_learning_rate,
-            betas=betas,
-        ),
-        "posterior": torch.optim.Adam(
-            [sampler_net.log_posterior_scale], lr=config.posterior_learning_rate
-        ),
-    }
-
-
-def train_vera(
-    net, sampler_net, optimizers, data, config, generator, verbose=0, control=None
-):
-    """Train ``net`` with negatives from a learned generator (VERA, no MCMC).
-
-    Each step: draw ``(x, h)`` from the generator; one step of the energy on
-    :func:`~sk_ebm.objectives.vera_ebm_loss` with ``x`` as negatives; one step
-    of the generator maximising ``mean(-E(x)) + entropy_weight * H(q)``, the
-    entropy gradient coming from :func:`~sk_ebm.objectives.entropy_score`; one
-    step of the proposal scale on its ELBO.
-
-    Parameters
-    ----------
-    net : torch.nn.Module
-        The energy network.
-    sampler_net : GaussianGenerator
-    optimizers : dict
-        From :func:`vera_optimizers` (or a previous fit, to continue it).
-    data : TrainingData
-    config : VERAConfig
-    generator : torch.Generator
-    verbose : int
-    control : LoopControl, default=None
-
-    Returns
-    -------
-    FitResult
-        As :func:`train_mcmc`; the history has ``grad_penalty``, ``entropy``
-        (the generator's entropy surrogate), ``sigma`` (its output noise) and,
-        for classifiers, ``entropy_y``, instead of ``sampler_grad_norm``.
-    """
-
-    def step(batch):
-        x_gen, h = sampler_net.sample(len(batch["x_data"]), generator)
-        loss, stats = vera_ebm_loss(
-            net,
-            x_neg=x_gen.detach(),
-            alpha=config.alpha,
-            energy_reg=config.energy_reg,
-            grad_penalty=config.grad_penalty,
-            unlabeled_entropy=config.unlabeled_entropy,
-            **batch,
-        )
-        stats["grad_norm"] = _descend(optimizers["energy"], loss, net)
-        stats.update(
-            _vera_generator_step(
-                net, sampler_net, x_gen, h, optimizers, config, generator
-            )
-        )
-        return stats
-
-    loop = _EpochLoop(
-        step,
-        TrainingState({"net": net, "generator": sampler_net}, optimizers),
-        _vera_remedy(config, optimizers),
-        control or LoopControl(),
-    )
-    return loop.run(data, config, generator, verbose)
-
-
-def _vera_remedy(config, optimizers):
-    """After a divergence: cut both learning rates, double the gradient penalty."""
-
-    def remedy():
-        _scale_learning_rates(
-            config, [optimizers["energy"], optimizers["generator"]], _LEARNING_RATE_CUT
-        )
-        config.generator_learning_rate *= _LEARNING_RATE_CUT
-        config.grad_penalty = max(2 * config.grad_penalty, 0.1)
-        return (
-            f"learning_rate -> {config.learning_rate:.3g}, "
-            f"grad_penalty -> {config.grad_penalty:.3g}"
-        )
-
-    return remedy
-
-
-def _vera_generator_step(net, sampler_net, x_gen, h, optimizers, config, generator):
-    """Step the generator on ``-(mean log p(x) + entropy_weight * H)``, then ``s``."""
-    score = entropy_score(sampler_net, x_gen, h, config.n_posterior, generator)
-    with frozen(net):
-        log_p = -energy(net(x_gen)).mean()
-    entropy = (score * x_gen).sum(1).mean()
-    _descend(optimizers["generator"], -(log_p + config.entropy_weight * entropy))
-    sampler_net.clamp_sigma()
-    # Only the proposal scale learns from its ELBO: grad, not backward, so the
-    # generator's own gradients are left alone.
-    post_loss = posterior_scale_loss(sampler_net, x_gen, h, generator)
-    (grad,) = torch.autograd.grad(post_loss, sampler_net.log_posterior_scale)
-    sampler_net.log_posterior_scale.grad = grad
-    optimizers["posterior"].step()
-    return {"entropy": entropy.item(), "sigma": sampler_net.sigma.item()}
-
-
-def _descend(optimizer, loss, net=None):
+def descend(optimizer, loss, net=None):
     """One optimizer step on ``loss``; returns the gradient norm of ``net``."""
     if not torch.isfinite(loss):
         raise _Diverged(f"the loss became {loss.item()}")
@@ -437,16 +240,16 @@ class _EpochLoop:
         self.remedy = remedy
         self.control = control
 
-    def run(self, data, config, generator, verbose):
-        batches = _Batches(data, config.batch_size, generator)
+    def run(self, data, settings, generator, verbose):
+        batches = _Batches(data, settings.batch_size, generator)
         self.history, self.recoveries, self.note = [], 0, None
         self.good = self.state.snapshot()
         self.best = None
         bar = tqdm(
-            total=config.max_iter, disable=verbose <= 0, desc="fit", unit="epoch"
+            total=settings.max_iter, disable=verbose <= 0, desc="fit", unit="epoch"
         )
         with bar, _StopOnInterrupt() as interrupted:
-            stop_reason = self._epochs(batches, config, bar, interrupted)
+            stop_reason = self._epochs(batches, settings, bar, interrupted)
         if self.best is not None:
             self.state.restore(self.best["snapshot"])
         if not self.state.weights_finite():
@@ -456,15 +259,15 @@ class _EpochLoop:
             )
         return FitResult(self.history, stop_reason, self.state.optimizer_states())
 
-    def _epochs(self, batches, config, bar, interrupted):
-        while len(self.history) < config.max_iter:
+    def _epochs(self, batches, settings, bar, interrupted):
+        while len(self.history) < settings.max_iter:
             start = time.perf_counter()
             try:
                 row = _epoch_means(self.step, batches, interrupted)
             except _Diverged as exc:
                 self._recover(str(exc), len(self.history) + 1)
                 continue
-            row.update(epoch=len(self.history) + 1, learning_rate=config.learning_rate)
+            row.update(epoch=len(self.history) + 1, learning_rate=self._learning_rate())
             row["seconds"] = time.perf_counter() - start
             self._record(row)
             bar.update()
@@ -474,6 +277,11 @@ class _EpochLoop:
             if self._no_improvement():
                 return "early_stopping"
         return "max_iter"
+
+    def _learning_rate(self):
+        # The first optimizer is the energy network's; remedies lower its rate.
+        optimizer = next(iter(self.state.optimizers.values()))
+        return optimizer.param_groups[0]["lr"]
 
     def _record(self, row):
         if self.note is not None:

@@ -34,76 +34,79 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
 
     Parameters
     ----------
-    training : {"pcd", "short_run", "vera"}, default="pcd"
-        How negative samples for the ``log p(x)`` gradient are drawn.
+    training : str, default="pcd"
+        The training family, a key of :data:`sk_ebm.families.FAMILIES`.
         ``"pcd"``: persistent SGLD chains in a replay buffer (JEM's Algorithm 1).
         ``"short_run"``: every chain starts afresh from the init distribution.
         ``"vera"``: no MCMC; a generator network trained alongside the energy
         with a variational entropy estimate supplies the samples (VERA [2]_).
+    network : str, default="mlp"
+        The energy network, a key of :data:`sk_ebm.nets.NETWORKS`. ``"mlp"``:
+        a multi-layer perceptron of ``hidden_dims`` and ``activation``.
+    sampler : str, default="sgld"
+        The MCMC sampler of training chains and of :meth:`sample`, a key of
+        :data:`sk_ebm.samplers.SAMPLERS`. ``"sgld"``: stochastic gradient
+        Langevin dynamics with ``step_size`` and ``noise_scale``.
     hidden_dims : tuple of int, default=(256, 256)
-        Widths of the hidden layers of the MLP.
+        Widths of the hidden layers of the MLP; at least one layer (without
+        one, the energy is linear and defines no density).
     activation : {"silu", "relu", "leaky_relu", "elu", "tanh", "softplus"}, \
             default="silu"
         Hidden-layer activation. A smooth one gives SGLD smooth gradients.
     max_iter : int, default=100
-        Number of epochs (passes over all rows, labeled and unlabeled).
+        Number of epochs (passes over all rows).
     batch_size : int, default=64
         Rows per step; also the number of chains advanced per step.
     learning_rate : float, default=1e-3
         Adam's step size.
     n_steps : int, default=20
-        SGLD steps per training step.
+        Sampler steps per training step (``"pcd"`` and ``"short_run"``).
     step_size : float, default=0.001
         SGLD step size: the multiplier of the energy gradient.
     noise_scale : float or "auto", default="auto"
         Standard deviation of the SGLD noise. ``"auto"`` is
         ``sqrt(2 * step_size)``, the correctly scaled Langevin dynamics. JEM's
-        published sampler, ``step_size=1.0, noise_scale=0.01``, is a much colder,
-        non-Langevin heuristic; on digits it gave similar semi-supervised accuracy
-        but clearly worse out-of-distribution scores (see the README).
+        published sampler, ``step_size=1.0, noise_scale=0.01``, is a much
+        colder, non-Langevin heuristic.
     buffer_size : int, default=10000
         Number of persistent chains (``training="pcd"`` only).
     reinit_freq : float, default=0.05
         Fraction of chains restarted from the init distribution at each draw
         (``training="pcd"`` only).
     sampler_params : dict, default=None
-        Extra sampler settings: ``"init"``, where chains start (``"uniform"``,
-        ``"diag_gaussian"``: N(0, I) on standardized inputs,
-        ``"data_gaussian"``: a full-covariance Gaussian fitted to all rows,
-        the default, or ``"class_gaussian"``: one Gaussian per class fitted to the
-        labeled rows); ``"clip_grad"``, a float to clip each chain's energy
-        gradient to, default None; ``"sample_steps"``, SGLD steps taken by
-        :meth:`sample`, default ``n_steps`` (0 for ``training="vera"``).
+        Extra sampler settings. ``"init"``: where chains start, one of
+        ``"uniform"``, ``"diag_gaussian"`` (N(0, I) on standardized inputs),
+        ``"data_gaussian"`` (a full-covariance Gaussian fitted to all rows) or
+        ``"class_gaussian"`` (one Gaussian per class, fitted to the labeled
+        rows; classifiers only); default None, the estimator's choice (see
+        Notes). ``"clip_grad"``: a float to clip each chain's energy gradient
+        to, default None. ``"sample_steps"``: sampler steps taken by
+        :meth:`sample`, default None (the training chains' length; 0 for
+        ``training="vera"``). Read again by every call of :meth:`sample`.
     generator_params : dict, default=None
-        Extras of ``training="vera"``: ``"latent_dim"`` (width of the
-        generator's Gaussian input, default ``min(n_features, 64)``),
-        ``"hidden_dims"`` (of the generator's MLP, default ``hidden_dims``
-        with each width halved),
-        ``"learning_rate"`` (generator's Adam, default ``learning_rate``),
-        ``"posterior_learning_rate"`` (0.02), ``"n_posterior"`` (importance
-        samples of the entropy estimator, 20), ``"sigma_bounds"`` (the
-        generator's output noise is kept in ``(0.01, 0.3)``, standardized units)
-        and ``"posterior_scale"`` (initial proposal scale, 0.1).
+        Extras of ``training="vera"``. ``"latent_dim"``: width of the
+        generator's Gaussian input, default None (``min(n_features, 64)``).
+        ``"hidden_dims"``: of the generator's MLP, default None
+        (``hidden_dims`` with each width halved, at least 16).
+        ``"learning_rate"``: the generator's Adam, default None
+        (``learning_rate``). ``"posterior_learning_rate"``: default 0.02.
+        ``"n_posterior"``: importance samples of the entropy estimator, default
+        20. ``"sigma_bounds"``: the generator's output noise is kept in this
+        interval of standardized units, default (0.01, 0.3).
+        ``"posterior_scale"``: initial proposal scale, default 0.1.
     alpha : float or "auto", default="auto"
         Weight of the ``log p(x)`` term relative to the cross-entropy.
-        ``"auto"`` is 0.03 for ``training="pcd"`` and ``"short_run"`` and 0.1
-        for ``"vera"``; the fitted value is ``alpha_``. These are the weights that
-        ``benchmarks/sweep.py`` chose (README, "Defaults"). With PCD, 0.03 against
-        0.1 raised digits accuracy with 10 labels per class on every seed (93.8
-        against 92.7) and matched it on 3000-row subsamples of penbased and
-        letter. With VERA, 0.03 lost 1.5 points. Larger weights (1, JEM's) cost
-        accuracy with the default sampler.
+        ``"auto"`` takes the training family's weight for classifiers
+        (``auto_alpha["classifier"]``: 0.03 for ``"pcd"`` and ``"short_run"``,
+        0.1 for ``"vera"``, chosen by ``benchmarks/sweep.py``); the fitted value
+        is ``alpha_``.
     energy_reg : float, default=0.01
-        Weight of the penalty on squared energies of data and samples, which keeps
-        them from drifting.
+        Weight of the penalty on squared energies of data and samples, which
+        keeps them from drifting.
     grad_penalty : float, default=1.0
         ``training="vera"`` only: weight of ``mean ||grad_x E(x)||^2 / 2`` on
         data rows (VERA's ``gamma``), inside the likelihood term. It keeps the
         energy smooth where the data are, which training without MCMC needs.
-        Chosen by ``benchmarks/sweep.py`` (best worst-case rank; README,
-        "Defaults"): against 0.1 it raised the digits OOD AUROC on every seed
-        (94.8 +- 1.3 against 90.7 +- 3.0) at equal accuracy. The density
-        estimator keeps 0.1, which scored better there.
     entropy_weight : float, default=1.0
         ``training="vera"`` only: weight of the generator's entropy in its
         objective ``mean(-E(x)) + entropy_weight * H(q)`` (VERA's ``lambda``; 1
@@ -113,13 +116,8 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         data rows (VERA's ``beta``), which pushes class boundaries away from
         unlabeled rows.
     standardize : bool, default=True
-        Standardize features internally (a ``StandardScaler`` fitted on all rows),
-        so that a raw table works and the samplers' scales make sense.
-    ood_score : {"logp", "max_softmax", "grad_norm"}, default="logp"
-        Which of JEM's scores :meth:`score_samples` returns; all are "higher is
-        more in-distribution". ``"logp"``: the unnormalised ``log p(x)``;
-        ``"max_softmax"``: the largest class probability; ``"grad_norm"``: minus
-        the norm of the gradient of ``log p(x)`` in standardized units.
+        Standardize features internally (a ``StandardScaler`` fitted on all
+        rows), so that a raw table works and the samplers' scales make sense.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the labeled rows, score their
         accuracy after each epoch, stop after ``n_iter_no_change`` epochs
@@ -132,8 +130,15 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         Epochs without a better validation score before early stopping.
     warm_start : bool, default=False
         When True, :meth:`fit` continues the previous fit for ``max_iter`` more
-        epochs: its weights, its scaler, its optimizer state and its replay
-        buffer or generator. The data must have the same features and classes.
+        epochs: its weights, its scaler, its optimizer state and its training
+        family's state (replay buffer or generator). The data must have the
+        same features and classes, and ``training`` and the network's
+        parameters must be unchanged.
+    ood_score : {"logp", "max_softmax", "grad_norm"}, default="logp"
+        Which of JEM's scores :meth:`score_samples` returns; all are "higher is
+        more in-distribution". ``"logp"``: the unnormalised ``log p(x)``;
+        ``"max_softmax"``: the largest class probability; ``"grad_norm"``: minus
+        the norm of the gradient of ``log p(x)`` in standardized units.
     device : str, default="auto"
         ``"auto"`` (a CUDA GPU when there is one, else the CPU), ``"cpu"``,
         ``"cuda"`` or ``"cuda:<index>"``.
@@ -156,45 +161,55 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
+    training_ : str
+        The training family of the fit (``training`` at fit time).
+    network_config_ : dict
+        The network's description: ``network``, ``n_features``, ``n_outputs``
+        and the network's own settings (for the MLP, ``hidden_dims`` and
+        ``activation``). A warm start needs the same.
+    n_outputs_ : int
+        Number of network outputs.
     net_ : torch.nn.Module
         The trained network (float32), mapping standardized inputs to logits.
     device_ : str
         The device the model was trained on.
     scaler_ : StandardScaler or None
         The internal scaler (None when ``standardize=False``).
-    init_ : InitDistribution or None
-        The distribution chains start from (None for ``training="vera"``).
-    buffer_ : ReplayBuffer or None
-        The persistent chains (``training="pcd"``), in standardized units.
-    generator_ : GaussianGenerator or None
+    family_ : TrainingFamily
+        The fitted training family (:mod:`sk_ebm.families`), holding its state;
+        ``warm_start`` continues it and :meth:`sample` starts from it.
+    init_ : InitDistribution
+        ``training="pcd"`` and ``"short_run"``: the distribution chains start
+        from.
+    buffer_ : ReplayBuffer
+        ``training="pcd"``: the persistent chains, in standardized units.
+    n_steps_ : int
+        ``training="pcd"`` and ``"short_run"``: sampler steps of the last
+        training chains (``n_steps``, or more after a recovery from
+        divergence); the default length of :meth:`sample`'s chains.
+    generator_ : GaussianGenerator
         ``training="vera"``: the trained generator ``x = g(h) + sigma * eps``
         (standardized units), with its learned ``sigma`` and proposal scale.
     generator_params_ : dict
         ``training="vera"``: ``generator_params`` with defaults filled in.
     optimizer_states_ : dict
-        State dicts of the Adam optimizers (``"energy"``; for
-        ``training="vera"`` also ``"generator"`` and ``"posterior"``), so
-        ``warm_start`` continues training.
-    sampler_ : SGLD
-        The sampler :meth:`sample` uses; a recovery from divergence may have
-        lowered its step size below ``step_size``.
-    n_steps_ : int
-        SGLD steps of the last training chains (``n_steps``, or more after a
-        recovery from divergence).
-    sampler_params_ : dict
-        ``sampler_params`` with defaults filled in.
+        State dicts of the optimizers (``"energy"``; for ``training="vera"``
+        also ``"generator"`` and ``"posterior"``), so ``warm_start`` continues
+        training.
     history_ : list of dict
         One dict per epoch: ``loss``, ``ce``, ``acc`` (on labeled batches),
         ``e_data``, ``e_sample`` (mean energies of data and samples),
-        ``grad_norm`` (of the parameters), ``sampler_grad_norm`` (MCMC) or
-        ``grad_penalty``, ``entropy``, ``sigma`` (VERA), ``learning_rate``,
-        ``seconds``, ``epoch``; ``val_score`` with early stopping; and
-        ``recovery``, a description of what was done, in an epoch that was
-        repeated after a divergence (non-finite or exploding loss, data and
-        sample energies drifting apart, exploding gradients: the fit rolls back
-        to the last good epoch, divides the learning rate by 4 and, for MCMC,
-        halves the SGLD step and doubles the chain length once, or, for VERA,
-        doubles the gradient penalty; it gives up with ``DivergenceError`` after three
+        ``grad_norm`` (of the parameters),
+        ``sampler_grad_norm`` (MCMC) or ``grad_penalty``, ``entropy``,
+        ``sigma`` (VERA), ``learning_rate``, ``seconds``, ``epoch``;
+        ``val_score`` with early stopping; and ``recovery``, a description of
+        what was done, in an epoch that was repeated after a divergence
+        (non-finite or exploding loss, data and sample energies drifting apart,
+        exploding gradients: the fit rolls back to the last good epoch and
+        asks the training family for a remedy: for MCMC, the learning rate
+        divided by 4, the sampler's step halved and the chains lengthened
+        once; for VERA, both learning rates divided by 4 and the gradient
+        penalty doubled. It gives up with ``DivergenceError`` after three
         recoveries).
     loss_curve_ : list of float
         Mean loss of each epoch.
@@ -224,15 +239,10 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
     very slow; set ``torch.set_num_threads`` in your script (this estimator never
     changes it).
 
-    The defaults come from ``benchmarks/sweep.py``, which ranks settings on
-    semi-supervised digits, penbased and letter (10 labels per class) and on
-    digits 0-4 against 5-9 out-of-distribution detection. Each training family
-    takes the setting with the best worst-case rank (the README's "Defaults"
-    section has the tables). That gave ``alpha=0.03`` for PCD and
-    ``grad_penalty=1.0`` for VERA. JEM's published sampler gained about 1 point
-    of accuracy on digits, within the seed spread, and lost 8 points of OOD
-    AUROC. No image task was in the sweep. On Fashion-MNIST against MNIST (one
-    seed), both new defaults scored about 5 AUROC points lower than the old ones.
+    Chains start from ``sampler_params["init"]="data_gaussian"`` unless told
+    otherwise. The defaults come from ``benchmarks/sweep.py``, which ranks
+    settings on semi-supervised and out-of-distribution tasks by their
+    worst-case rank; the README's "Defaults" section has the tables.
 
     References
     ----------
@@ -260,17 +270,17 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         **_BaseEnergyEstimator._parameter_constraints,
         "ood_score": [StrOptions({"logp", "max_softmax", "grad_norm"})],
         "unlabeled_entropy": [Interval(Real, 0, None, closed="left")],
-        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
     }
 
     _default_init = "data_gaussian"
-    # alpha="auto", per training family (benchmarks/sweep.py).
-    _AUTO_ALPHA = {"pcd": 0.03, "short_run": 0.03, "vera": 0.1}
+    _model_kind = "classifier"
 
     def __init__(
         self,
         *,
         training="pcd",
+        network="mlp",
+        sampler="sgld",
         hidden_dims=(256, 256),
         activation="silu",
         max_iter=100,
@@ -299,6 +309,8 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         random_state=None,
     ):
         self.training = training
+        self.network = network
+        self.sampler = sampler
         self.hidden_dims = hidden_dims
         self.activation = activation
         self.max_iter = max_iter
@@ -479,10 +491,13 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
     def sample(self, n_samples=1, y=None, random_state=None):
         """Draw inputs from the model, in the user's feature units.
 
-        Chains start from the replay buffer (``training="pcd"``), the init
-        distribution (``"short_run"``) or the generator (``"vera"``) and take
-        ``sampler_params["sample_steps"]`` SGLD steps on the energy (default
-        ``n_steps``; 0 for ``"vera"``, whose generator output is the sample).
+        Chains start where the training family puts them (the replay buffer
+        for ``training="pcd"``, the init distribution for ``"short_run"``, the
+        generator for ``"vera"``) and take ``sampler_params["sample_steps"]``
+        steps of ``sampler`` on the energy (default: as many as the training
+        chains; 0 for ``"vera"``, whose generator output is the sample). The
+        sampling parameters are read at each call, so ``set_params`` after
+        :meth:`fit` changes what this draws.
 
         Parameters
         ----------

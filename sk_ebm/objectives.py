@@ -58,34 +58,21 @@ def jem_loss(
         ``ce``, ``e_data``, ``e_sample`` (mean energies) and ``acc`` (accuracy on
         the labeled batch), as floats.
     """
-    separate_lab = x_lab is not None and x_lab is not x_data
-    parts = [x_lab] if separate_lab else []
-    logits = net(torch.cat([*parts, x_data, x_neg]))
-    n_lab = len(x_lab) if separate_lab else 0
-    logits_data = logits[n_lab : n_lab + len(x_data)]
-    e_data = energy(logits_data)
-    e_neg = energy(logits[n_lab + len(x_data) :])
-    e_data_mean = _weighted_mean(e_data, w_data)
-    loss = alpha * (e_data_mean - e_neg.mean())
-    if energy_reg:
-        loss = loss + energy_reg * (
-            _weighted_mean(e_data**2, w_data) + (e_neg**2).mean()
-        )
-    stats = {"e_data": e_data_mean.item(), "e_sample": e_neg.mean().item()}
+    separate = _labeled_apart(x_data, x_lab)
+    logits = net(torch.cat([*([x_lab] if separate else []), x_data, x_neg]))
+    logits_lab, logits_data, logits_neg = _split_labeled(
+        logits, x_lab if separate else None, len(x_data)
+    )
+    e_data, e_neg = energy(logits_data), energy(logits_neg)
+    loss, stats = _contrastive_terms(e_data, e_neg, w_data, alpha, energy_reg)
     if x_lab is not None:
-        logits_lab = logits[:n_lab] if separate_lab else logits_data
-        ce = _weighted_mean(F.cross_entropy(logits_lab, y_lab, reduction="none"), w_lab)
+        ce, ce_stats = _labeled_terms(
+            logits_lab if separate else logits_data, y_lab, w_lab
+        )
         loss = loss + ce
-        stats["ce"] = ce.item()
-        stats["acc"] = (logits_lab.argmax(1) == y_lab).float().mean().item()
+        stats.update(ce_stats)
     stats["loss"] = loss.item()
     return loss, stats
-
-
-def _weighted_mean(values, weights):
-    if weights is None:
-        return values.mean()
-    return (values * weights).sum() / weights.sum().clamp_min(1e-12)
 
 
 def vera_ebm_loss(
@@ -142,41 +129,88 @@ def vera_ebm_loss(
         norm over two) and, for classifiers, ``entropy_y`` (mean entropy of
         ``p(y | x)`` on data rows).
     """
-    separate_lab = x_lab is not None and x_lab is not x_data
+    separate = _labeled_apart(x_data, x_lab)
     # The data rows get their own forward pass: the gradient penalty's double
     # backward then runs over them alone, not over the labeled and generated
     # rows too (measured: the largest single cost of a VERA step).
     x_data = x_data.detach().requires_grad_(grad_penalty > 0)
     logits_data = net(x_data)
-    others = net(torch.cat([x_lab, x_neg]) if separate_lab else x_neg)
-    n_lab = len(x_lab) if separate_lab else 0
-    e_data = energy(logits_data)
-    e_neg = energy(others[n_lab:])
-    e_data_mean = _weighted_mean(e_data, w_data)
-    generative = e_data_mean - e_neg.mean()
-    stats = {"e_data": e_data_mean.item(), "e_sample": e_neg.mean().item()}
+    others = net(torch.cat([x_lab, x_neg]) if separate else x_neg)
+    logits_lab, _, logits_neg = _split_labeled(others, x_lab if separate else None, 0)
+    e_data, e_neg = energy(logits_data), energy(logits_neg)
+    penalty = None
     if grad_penalty > 0:
         (grad,) = torch.autograd.grad(e_data.sum(), x_data, create_graph=True)
         penalty = _weighted_mean(grad.pow(2).sum(1) / 2, w_data)
-        generative = generative + grad_penalty * penalty
+    loss, stats = _contrastive_terms(
+        e_data, e_neg, w_data, alpha, energy_reg, penalty, grad_penalty
+    )
+    if penalty is not None:
         stats["grad_penalty"] = penalty.item()
-    loss = alpha * generative
-    if energy_reg:
-        loss = loss + energy_reg * (
-            _weighted_mean(e_data**2, w_data) + (e_neg**2).mean()
-        )
     if x_lab is not None:
-        logits_lab = others[:n_lab] if separate_lab else logits_data
-        ce = _weighted_mean(F.cross_entropy(logits_lab, y_lab, reduction="none"), w_lab)
+        ce, ce_stats = _labeled_terms(
+            logits_lab if separate else logits_data, y_lab, w_lab
+        )
         loss = loss + ce
-        stats["ce"] = ce.item()
-        stats["acc"] = (logits_lab.argmax(1) == y_lab).float().mean().item()
+        stats.update(ce_stats)
         if unlabeled_entropy:
             entropy_y = _weighted_mean(_softmax_entropy(logits_data), w_data)
             loss = loss + unlabeled_entropy * entropy_y
             stats["entropy_y"] = entropy_y.item()
     stats["loss"] = loss.item()
     return loss, stats
+
+
+def _labeled_apart(x_data, x_lab):
+    """Whether the labeled rows need a forward pass of their own."""
+    return x_lab is not None and x_lab is not x_data
+
+
+def _split_labeled(logits, x_lab, n_data):
+    """Split outputs of ``cat([x_lab, x_data, x_neg])`` into their three parts.
+
+    ``x_lab`` is None when the labeled rows are not in the batch; ``n_data``
+    is 0 when the data rows are not either.
+    """
+    n_lab = 0 if x_lab is None else len(x_lab)
+    return (
+        logits[:n_lab],
+        logits[n_lab : n_lab + n_data],
+        logits[n_lab + n_data :],
+    )
+
+
+def _contrastive_terms(
+    e_data, e_neg, w_data, alpha, energy_reg, penalty=None, penalty_weight=0.0
+):
+    """``alpha * (mean E(data) - mean E(neg) [+ weight * penalty])``, plus
+    ``energy_reg`` times the mean squared energies.
+
+    Returns the loss and the mean energies (``e_data``, ``e_sample``).
+    """
+    e_data_mean = _weighted_mean(e_data, w_data)
+    generative = e_data_mean - e_neg.mean()
+    if penalty is not None:
+        generative = generative + penalty_weight * penalty
+    loss = alpha * generative
+    if energy_reg:
+        loss = loss + energy_reg * (
+            _weighted_mean(e_data**2, w_data) + (e_neg**2).mean()
+        )
+    return loss, {"e_data": e_data_mean.item(), "e_sample": e_neg.mean().item()}
+
+
+def _labeled_terms(logits_lab, y_lab, w_lab):
+    """Weighted cross-entropy of the labeled rows, with its value and accuracy."""
+    ce = _weighted_mean(F.cross_entropy(logits_lab, y_lab, reduction="none"), w_lab)
+    accuracy = (logits_lab.argmax(1) == y_lab).float().mean().item()
+    return ce, {"ce": ce.item(), "acc": accuracy}
+
+
+def _weighted_mean(values, weights):
+    if weights is None:
+        return values.mean()
+    return (values * weights).sum() / weights.sum().clamp_min(1e-12)
 
 
 def entropy_score(sampler_net, x, h, n_posterior, generator):

@@ -153,7 +153,7 @@ def test_sample_shapes_units_and_classes(iris):
 def test_short_run_sample_starts_from_init(iris):
     X, y = iris
     clf = JEMClassifier(training="short_run", **FAST_PARAMS).fit(X, y)
-    assert clf.buffer_ is None
+    assert not hasattr(clf, "buffer_") and clf.training_ == "short_run"
     assert clf.sample(5, y=1, random_state=0).shape == (5, 4)
 
 

@@ -226,7 +226,7 @@ def test_density_features_flow_describes_its_parameters(openml):
     assert "score_samples" in meta["estimator"]["description"]
     assert step.parameters["passthrough"] == "true"
     inner = step.components["estimator"].parameters_meta_info
-    assert inner["max_iter"]["description"] == "Number of epochs"
+    assert inner["max_iter"]["description"] == "Number of epochs (passes over all rows)"
 
 
 def leaf_params(model):

@@ -16,6 +16,7 @@ from sk_ebm._base import _still_falling
 from sk_ebm._training import LoopControl, TrainingData, TrainingState, _EpochLoop
 from sk_ebm.datasets import make_ring, semi_supervised_split
 from sk_ebm.exceptions import DivergenceError
+from sk_ebm.families import mcmc
 
 TINY = dict(hidden_dims=(16,), n_steps=2, batch_size=32, device="cpu")
 
@@ -209,12 +210,13 @@ def test_warm_start_continues_the_sampler_and_optimizer(iris, training):
     X, y = iris
     clf = JEMClassifier(training=training, max_iter=2, random_state=0, **TINY)
     clf.set_params(warm_start=True).fit(X, y)
-    net, buffer, generator = clf.net_, clf.buffer_, clf.generator_
+    net, family = clf.net_, clf.family_
+    buffer, generator = getattr(clf, "buffer_", None), getattr(clf, "generator_", None)
     steps = clf.optimizer_states_["energy"]["state"][0]["step"].item()
     chains = None if buffer is None else buffer.x.clone()
     clf.fit(X, y)
     assert clf.n_iter_ == 4 and [r["epoch"] for r in clf.history_] == [1, 2, 3, 4]
-    assert clf.net_ is net
+    assert clf.net_ is net and clf.family_ is family
     assert clf.optimizer_states_["energy"]["state"][0]["step"].item() == 2 * steps
     if training == "pcd":
         assert clf.buffer_ is buffer and not torch.equal(buffer.x, chains)
@@ -244,7 +246,7 @@ def test_warm_start_refuses_other_data(iris):
 def test_interrupt_stops_after_the_current_step(iris, monkeypatch):
     X, y = iris
     calls = {"n": 0}
-    real_loss = _training.jem_loss
+    real_loss = mcmc.jem_loss
 
     def loss_then_interrupt(*args, **kwargs):
         calls["n"] += 1
@@ -252,7 +254,7 @@ def test_interrupt_stops_after_the_current_step(iris, monkeypatch):
             signal.raise_signal(signal.SIGINT)  # what Ctrl-C sends
         return real_loss(*args, **kwargs)
 
-    monkeypatch.setattr(_training, "jem_loss", loss_then_interrupt)
+    monkeypatch.setattr(mcmc, "jem_loss", loss_then_interrupt)
     before = signal.getsignal(signal.SIGINT)
     clf = JEMClassifier(max_iter=50, random_state=0, **TINY).fit(X, y)
     assert clf.stop_reason_ == "interrupted"

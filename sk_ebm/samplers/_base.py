@@ -3,23 +3,94 @@
 import torch
 
 
+class EnergyTarget:
+    """The distribution ``exp(-E)`` a chain targets, as a sampler step sees it.
+
+    Gives a step the energy and its gradient at any point, so that samplers
+    that need energies (Metropolis-adjusted ones) and samplers that need only
+    gradients (SGLD) share one loop. Gradients are taken with respect to the
+    inputs only: callers run samplers inside :func:`sk_ebm.nets.frozen`.
+
+    Parameters
+    ----------
+    energy_fn : callable
+        Maps a batch to its energies, shape (n_chains,).
+
+    Attributes
+    ----------
+    last_grad : torch.Tensor or None
+        The last gradient computed, for diagnostics.
+    """
+
+    def __init__(self, energy_fn):
+        self.energy_fn = energy_fn
+        self.last_grad = None
+
+    def energy_and_grad(self, x):
+        """``(E(x), grad_x E(x))`` for a batch, both detached."""
+        x = x.detach().requires_grad_(True)
+        energies = self.energy_fn(x)
+        (grad,) = torch.autograd.grad(energies.sum(), x)
+        self.last_grad = grad
+        return energies.detach(), grad
+
+    def grad(self, x):
+        """``grad_x E(x)`` for a batch, detached."""
+        return self.energy_and_grad(x)[1]
+
+    def energy(self, x):
+        """``E(x)`` for a batch, without a gradient."""
+        with torch.no_grad():
+            return self.energy_fn(x)
+
+
 class BaseSampler:
     """Run a Markov chain on an energy, one ``step`` at a time.
 
     Subclasses implement :meth:`step` (and :meth:`draw_noise` if they need
-    noise, drawn for every step at once: one kernel instead of one per step). The
-    loop computes the gradient of the
-    energy with respect to the inputs only: callers run it inside
-    :func:`sk_ebm.nets.frozen` so that no parameter gradient is built.
+    noise, drawn for every step at once: one kernel instead of one per step)
+    and :meth:`from_params`; :meth:`shrink` is what a recovery from divergence
+    asks of a sampler.
     """
 
-    def step(self, x, grad, noise):
-        """Return the next state from the state, its energy gradient and noise."""
+    @classmethod
+    def from_params(cls, params):
+        """Build the sampler from the estimator's parameters (a dict).
+
+        ``params`` holds the estimator's parameters, with ``sampler_params``'
+        keys (defaults filled in) merged in.
+        """
+        raise NotImplementedError
+
+    def step(self, x, target, noise, generator):
+        """Return the next state of the chains.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Current states.
+        target : EnergyTarget
+            Energies and gradients of the target.
+        noise : torch.Tensor or None
+            This step's slice of :meth:`draw_noise`.
+        generator : torch.Generator
+            For any further randomness (accept/reject draws).
+        """
         raise NotImplementedError
 
     def draw_noise(self, n_steps, x, generator):
         """Noise for ``n_steps`` steps from ``x``; indexable by step, or None."""
         return None
+
+    def shrink(self):
+        """Make the sampler more careful after a divergence; describe it.
+
+        Returns
+        -------
+        str
+            What changed, for the fit's history (empty: nothing to shrink).
+        """
+        return ""
 
     def run(self, x0, energy_fn, n_steps, generator):
         """Run ``n_steps`` steps from ``x0``.
@@ -44,19 +115,12 @@ class BaseSampler:
             last step.
         """
         x = x0.detach().clone()
+        target = EnergyTarget(energy_fn)
         noise = self.draw_noise(n_steps, x, generator)
-        grad = None
         for k in range(n_steps):
-            grad = _energy_grad(energy_fn, x)
-            x = self.step(x, grad, None if noise is None else noise[k])
+            x = self.step(x, target, None if noise is None else noise[k], generator)
         # Measured on the last step only: a norm per step would cost a device
         # synchronisation per step for a diagnostic.
+        grad = target.last_grad
         grad_norm = 0.0 if grad is None else float(grad.flatten(1).norm(dim=1).mean())
-        return x, {"grad_norm": grad_norm}
-
-
-def _energy_grad(energy_fn, x):
-    x = x.requires_grad_(True)
-    (grad,) = torch.autograd.grad(energy_fn(x).sum(), x)
-    x.requires_grad_(False)
-    return grad
+        return x.detach(), {"grad_norm": grad_norm}

@@ -1,4 +1,6 @@
-"""Stochastic gradient Langevin dynamics."""
+"""Stochastic gradient Langevin dynamics (``sampler="sgld"``)."""
+
+import math
 
 import torch
 
@@ -30,6 +32,14 @@ class SGLD(BaseSampler):
         self.noise_scale = noise_scale
         self.clip_grad = clip_grad
 
+    @classmethod
+    def from_params(cls, params):
+        """From ``step_size``, ``noise_scale`` ("auto": Langevin) and ``clip_grad``."""
+        noise = params["noise_scale"]
+        if noise == "auto":
+            noise = math.sqrt(2 * params["step_size"])
+        return cls(params["step_size"], noise, params["clip_grad"])
+
     def draw_noise(self, n_steps, x, generator):
         if self.noise_scale == 0:
             return None
@@ -38,10 +48,17 @@ class SGLD(BaseSampler):
         )
         return noise.mul_(self.noise_scale)
 
-    def step(self, x, grad, noise):
+    def step(self, x, target, noise, generator):
+        grad = target.grad(x)
         if self.clip_grad is not None:
             norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12)
             scale = (self.clip_grad / norm).clamp(max=1.0)
             grad = grad * scale.view(-1, *([1] * (grad.dim() - 1)))
         x = x.add(grad, alpha=-self.step_size)
         return x if noise is None else x.add_(noise)
+
+    def shrink(self):
+        """Halve the step; the noise follows, so Langevin's scaling is kept."""
+        self.step_size *= 0.5
+        self.noise_scale *= math.sqrt(0.5)
+        return f"step_size -> {self.step_size:.3g}"

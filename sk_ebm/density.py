@@ -124,9 +124,6 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         Standardize features internally (a ``StandardScaler`` fitted on all
         rows). Scores stay densities of the original units: the scaler's
         log-Jacobian is added.
-    contamination : float in (0, 0.5], default=0.1
-        Fraction of training rows expected to be outliers: ``offset_`` is that
-        quantile of the training scores.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows, score them after each
         epoch by their mean log-likelihood (``log Z`` estimated by importance
@@ -144,6 +141,9 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         family's state (replay buffer or generator). The data must have the
         same features, and ``training`` and the network's parameters must be
         unchanged.
+    contamination : float in (0, 0.5], default=0.1
+        Fraction of training rows expected to be outliers: ``offset_`` is that
+        quantile of the training scores.
     device : str, default="auto"
         ``"auto"`` (a CUDA GPU when there is one, else the CPU), ``"cpu"``,
         ``"cuda"`` or ``"cuda:<index>"``.

@@ -102,7 +102,7 @@ class _BaseEnergyEstimator(BaseEstimator):
     _parameter_constraints: dict = {
         "training": [StrOptions(FAMILIES.keys())],
         "network": [StrOptions(NETWORKS.keys())],
-        "sampler": [StrOptions(SAMPLERS.keys())],
+        "sampler": [StrOptions(SAMPLERS.keys()), StrOptions({"auto"})],
         "hidden_dims": [tuple, list],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -115,6 +115,7 @@ class _BaseEnergyEstimator(BaseEstimator):
         "reinit_freq": [Interval(Real, 0, 1, closed="both")],
         "sampler_params": [dict, None],
         "generator_params": [dict, None],
+        "score_params": [dict, None],
         "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "energy_reg": [Interval(Real, 0, None, closed="left")],
         "grad_penalty": [Interval(Real, 0, None, closed="left")],
@@ -161,7 +162,7 @@ class _BaseEnergyEstimator(BaseEstimator):
         family = self.family_ if warm else FAMILIES[self.training]()
         if self.alpha == "auto":
             params["alpha"] = family.auto_alpha[self._model_kind]
-        family.configure(params, build_sampler(self.sampler, params))
+        family.configure(params, self._build_sampler(family, params))
         if not warm:
             n_classes = None if y_index is None else n_outputs
             family.build(net, data, n_classes, generator, init_generator)
@@ -177,6 +178,11 @@ class _BaseEnergyEstimator(BaseEstimator):
         )
         self._set_fitted_state(family, net, config, params["alpha"])
         self._set_history(result, warm)
+
+    def _build_sampler(self, family, params):
+        """The ``sampler`` (``"auto"``: the training family's choice)."""
+        name = family.default_sampler if self.sampler == "auto" else self.sampler
+        return build_sampler(name, params)
 
     def _resolved_params(self):
         """The parameters, with every dict parameter's defaults filled in.
@@ -356,7 +362,7 @@ class _BaseEnergyEstimator(BaseEstimator):
         generator = self._generator(_seed_from(random_state))
         params = self._resolved_params()
         family = self.family_
-        sampler = family.prepare_sampler(build_sampler(self.sampler, params))
+        sampler = family.prepare_sampler(self._build_sampler(family, params))
         steps = params["sample_steps"]
         if steps is None:
             steps = family.default_sample_steps

@@ -40,13 +40,20 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         ``"short_run"``: every chain starts afresh from the init distribution.
         ``"vera"``: no MCMC; a generator network trained alongside the energy
         with a variational entropy estimate supplies the samples (VERA [2]_).
+        Score matching, no sampling during training: ``"sm"`` (exact, at most
+        64 features), ``"ssm"`` (sliced) and ``"dsm"`` (denoising). It is
+        efficient and stable but fits the energy only near the data, so
+        scores far from the data are extrapolated, not learned.
     network : str, default="mlp"
         The energy network, a key of :data:`sk_ebm.nets.NETWORKS`. ``"mlp"``:
         a multi-layer perceptron of ``hidden_dims`` and ``activation``.
-    sampler : str, default="sgld"
+    sampler : str, default="auto"
         The MCMC sampler of training chains and of :meth:`sample`, a key of
-        :data:`sk_ebm.samplers.SAMPLERS`. ``"sgld"``: stochastic gradient
-        Langevin dynamics with ``step_size`` and ``noise_scale``.
+        :data:`sk_ebm.samplers.SAMPLERS`, or ``"auto"``: the training family's
+        choice (``"annealed_langevin"`` for ``"dsm"``, ``"sgld"`` otherwise).
+        ``"sgld"``: stochastic gradient Langevin dynamics with ``step_size``
+        and ``noise_scale``. ``"annealed_langevin"``: Langevin steps annealed
+        over ``score_params["noise_scales"]``, ``step_size`` at the smallest.
     hidden_dims : tuple of int, default=(256, 256)
         Widths of the hidden layers of the MLP; at least one layer (without
         one, the energy is linear and defines no density).
@@ -94,6 +101,16 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         20. ``"sigma_bounds"``: the generator's output noise is kept in this
         interval of standardized units, default (0.01, 0.3).
         ``"posterior_scale"``: initial proposal scale, default 0.1.
+    score_params : dict, default=None
+        Extras of the score-matching families. ``"noise_scales"``: the noise
+        standard deviations of ``training="dsm"``, in standardized units, one
+        drawn per row (several give a multi-scale fit; :meth:`sample` then
+        anneals over them), default (1.0, 0.3, 0.1). ``"n_projections"``:
+        random projections per row of ``training="ssm"``, default 1.
+        ``"curvature_penalty"``: weight of the squared curvature of the energy
+        in ``"sm"`` and ``"ssm"``, which keeps a flexible network from
+        spiking at each training row (the loss is unbounded below without
+        it), default 0.1.
     alpha : float or "auto", default="auto"
         Weight of the ``log p(x)`` term relative to the cross-entropy.
         ``"auto"`` takes the training family's weight for classifiers
@@ -280,7 +297,7 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         *,
         training="pcd",
         network="mlp",
-        sampler="sgld",
+        sampler="auto",
         hidden_dims=(256, 256),
         activation="silu",
         max_iter=100,
@@ -293,6 +310,7 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         reinit_freq=0.05,
         sampler_params=None,
         generator_params=None,
+        score_params=None,
         alpha="auto",
         energy_reg=0.01,
         grad_penalty=1.0,
@@ -323,6 +341,7 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         self.reinit_freq = reinit_freq
         self.sampler_params = sampler_params
         self.generator_params = generator_params
+        self.score_params = score_params
         self.alpha = alpha
         self.energy_reg = energy_reg
         self.grad_penalty = grad_penalty

@@ -66,7 +66,7 @@ def jem_loss(
     e_data, e_neg = energy(logits_data), energy(logits_neg)
     loss, stats = _contrastive_terms(e_data, e_neg, w_data, alpha, energy_reg)
     if x_lab is not None:
-        ce, ce_stats = _labeled_terms(
+        ce, ce_stats = cross_entropy_terms(
             logits_lab if separate else logits_data, y_lab, w_lab
         )
         loss = loss + ce
@@ -141,20 +141,20 @@ def vera_ebm_loss(
     penalty = None
     if grad_penalty > 0:
         (grad,) = torch.autograd.grad(e_data.sum(), x_data, create_graph=True)
-        penalty = _weighted_mean(grad.pow(2).sum(1) / 2, w_data)
+        penalty = weighted_mean(grad.pow(2).sum(1) / 2, w_data)
     loss, stats = _contrastive_terms(
         e_data, e_neg, w_data, alpha, energy_reg, penalty, grad_penalty
     )
     if penalty is not None:
         stats["grad_penalty"] = penalty.item()
     if x_lab is not None:
-        ce, ce_stats = _labeled_terms(
+        ce, ce_stats = cross_entropy_terms(
             logits_lab if separate else logits_data, y_lab, w_lab
         )
         loss = loss + ce
         stats.update(ce_stats)
         if unlabeled_entropy:
-            entropy_y = _weighted_mean(_softmax_entropy(logits_data), w_data)
+            entropy_y = weighted_mean(_softmax_entropy(logits_data), w_data)
             loss = loss + unlabeled_entropy * entropy_y
             stats["entropy_y"] = entropy_y.item()
     stats["loss"] = loss.item()
@@ -188,26 +188,39 @@ def _contrastive_terms(
 
     Returns the loss and the mean energies (``e_data``, ``e_sample``).
     """
-    e_data_mean = _weighted_mean(e_data, w_data)
+    e_data_mean = weighted_mean(e_data, w_data)
     generative = e_data_mean - e_neg.mean()
     if penalty is not None:
         generative = generative + penalty_weight * penalty
     loss = alpha * generative
     if energy_reg:
         loss = loss + energy_reg * (
-            _weighted_mean(e_data**2, w_data) + (e_neg**2).mean()
+            weighted_mean(e_data**2, w_data) + (e_neg**2).mean()
         )
     return loss, {"e_data": e_data_mean.item(), "e_sample": e_neg.mean().item()}
 
 
-def _labeled_terms(logits_lab, y_lab, w_lab):
-    """Weighted cross-entropy of the labeled rows, with its value and accuracy."""
-    ce = _weighted_mean(F.cross_entropy(logits_lab, y_lab, reduction="none"), w_lab)
+def cross_entropy_terms(logits_lab, y_lab, w_lab):
+    """Weighted cross-entropy of labeled rows, and its stats (``ce``, ``acc``).
+
+    Parameters
+    ----------
+    logits_lab : torch.Tensor of shape (n, n_classes)
+    y_lab : torch.LongTensor of shape (n,)
+    w_lab : torch.Tensor of shape (n,) or None
+
+    Returns
+    -------
+    ce : torch.Tensor
+    stats : dict
+    """
+    ce = weighted_mean(F.cross_entropy(logits_lab, y_lab, reduction="none"), w_lab)
     accuracy = (logits_lab.argmax(1) == y_lab).float().mean().item()
     return ce, {"ce": ce.item(), "acc": accuracy}
 
 
-def _weighted_mean(values, weights):
+def weighted_mean(values, weights):
+    """Mean of ``values`` weighted by ``weights`` (plain mean when None)."""
     if weights is None:
         return values.mean()
     return (values * weights).sum() / weights.sum().clamp_min(1e-12)

@@ -13,6 +13,11 @@ ESTIMATORS = [
     EnergyDensityEstimator(training="short_run", **FAST_PARAMS),
     JEMClassifier(training="vera", **FAST_PARAMS),
     EnergyDensityEstimator(training="vera", **FAST_PARAMS),
+    *[
+        cls(training=training, **{**FAST_PARAMS, "max_iter": 10})
+        for training in ("sm", "ssm", "dsm")
+        for cls in (JEMClassifier, EnergyDensityEstimator)
+    ],
     # A meta-estimator: the checks exercise the wrapper, so the inner model is
     # smaller still.
     DensityScoreTransformer(

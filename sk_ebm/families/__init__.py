@@ -8,6 +8,12 @@ name any family.
 
 from ._base import TrainingFamily
 from .mcmc import PCD, ShortRun
+from .score_matching import (
+    SCORE_PARAMS,
+    DenoisingScoreMatching,
+    ExactScoreMatching,
+    SlicedScoreMatching,
+)
 from .vera import GENERATOR_PARAMS, VERA
 
 #: Registered training families, by the name the ``training`` parameter takes.
@@ -43,11 +49,18 @@ def unregister_family(name):
 register_family("pcd", PCD)
 register_family("short_run", ShortRun)
 register_family("vera", VERA)
+register_family("sm", ExactScoreMatching)
+register_family("ssm", SlicedScoreMatching)
+register_family("dsm", DenoisingScoreMatching)
 
 __all__ = [
+    "DenoisingScoreMatching",
+    "ExactScoreMatching",
     "FAMILIES",
     "GENERATOR_PARAMS",
     "PCD",
+    "SCORE_PARAMS",
+    "SlicedScoreMatching",
     "ShortRun",
     "TrainingFamily",
     "VERA",

@@ -32,6 +32,9 @@ class TrainingFamily:
     """
 
     auto_alpha = {"classifier": 1.0, "density": 1.0}
+    #: The sampler ``sampler="auto"`` takes, a key of
+    #: :data:`sk_ebm.samplers.SAMPLERS`.
+    default_sampler = "sgld"
 
     def __init__(self):
         self.n_recoveries = 0

@@ -6,6 +6,7 @@ plus one :func:`register_sampler` call.
 """
 
 from ._base import BaseSampler, EnergyTarget
+from .annealed_langevin import AnnealedLangevin
 from .buffer import INITS, FreshChains, InitDistribution, ReplayBuffer
 from .sgld import SGLD
 
@@ -38,8 +39,10 @@ def build_sampler(name, params):
 
 
 register_sampler("sgld", SGLD)
+register_sampler("annealed_langevin", AnnealedLangevin)
 
 __all__ = [
+    "AnnealedLangevin",
     "BaseSampler",
     "EnergyTarget",
     "FreshChains",

@@ -4,8 +4,10 @@ import math
 
 import torch
 
+from ._base import BaseSampler, EnergyTarget
 
-class AnnealedLangevin:
+
+class AnnealedLangevin(BaseSampler):
     """Langevin dynamics whose step shrinks with the noise scale (Song and Ermon 2019).
 
     For each scale ``sigma_i``, from the largest to the smallest, ``n_steps``
@@ -62,6 +64,20 @@ class AnnealedLangevin:
         self.step_size = step_size
         self.clip_grad = clip_grad
 
+    @classmethod
+    def from_params(cls, params):
+        """From ``score_params["noise_scales"]``, ``step_size`` and ``clip_grad``."""
+        return cls(
+            params["score_params"]["noise_scales"],
+            params["step_size"],
+            params["clip_grad"],
+        )
+
+    def shrink(self):
+        """Halve the step at every scale."""
+        self.step_size *= 0.5
+        return f"step_size -> {self.step_size:.3g}"
+
     def run(self, x0, energy_fn, n_steps, generator):
         """Run ``n_steps`` steps at each noise scale from ``x0``.
 
@@ -89,6 +105,7 @@ class AnnealedLangevin:
         sigmas = torch.as_tensor(self.sigmas, dtype=torch.float64).reshape(-1)
         sigmas = sigmas.sort(descending=True).values.tolist()
         x = x0.detach().clone()
+        target = EnergyTarget(energy_fn)
         grad = None
         for sigma in sigmas:
             alpha = self.step_size * (sigma / sigmas[-1]) ** 2
@@ -96,7 +113,7 @@ class AnnealedLangevin:
                 (n_steps, *x.shape), generator=generator, device=x.device, dtype=x.dtype
             )
             for k in range(n_steps):
-                grad = _energy_grad(energy_fn, x)
+                grad = target.grad(x)
                 x = x.add(self._clipped(grad), alpha=-alpha / 2)
                 x.add_(noise[k], alpha=math.sqrt(alpha))
         # On the last step only: a norm per step would cost a device
@@ -110,9 +127,3 @@ class AnnealedLangevin:
         norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12)
         scale = (self.clip_grad / norm).clamp(max=1.0)
         return grad * scale.view(-1, *([1] * (grad.dim() - 1)))
-
-
-def _energy_grad(energy_fn, x):
-    x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(energy_fn(x).sum(), x)
-    return grad

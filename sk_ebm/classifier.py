@@ -311,6 +311,7 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         sampler_params=None,
         generator_params=None,
         score_params=None,
+        base=None,
         alpha="auto",
         energy_reg=0.01,
         grad_penalty=1.0,
@@ -342,6 +343,7 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         self.sampler_params = sampler_params
         self.generator_params = generator_params
         self.score_params = score_params
+        self.base = base
         self.alpha = alpha
         self.energy_reg = energy_reg
         self.grad_penalty = grad_penalty

@@ -6,7 +6,7 @@ No optimizer, loop or sampler state lives here; ``_training`` owns those.
 import torch
 import torch.nn.functional as F
 
-from .nets import energy
+from .nets import energy, residual_energy
 
 
 def jem_loss(
@@ -64,7 +64,13 @@ def jem_loss(
         logits, x_lab if separate else None, len(x_data)
     )
     e_data, e_neg = energy(logits_data), energy(logits_neg)
-    loss, stats = _contrastive_terms(e_data, e_neg, w_data, alpha, energy_reg)
+    residuals = (
+        residual_energy(net, x_data, e_data),
+        residual_energy(net, x_neg, e_neg),
+    )
+    loss, stats = _contrastive_terms(
+        e_data, e_neg, w_data, alpha, energy_reg, residuals
+    )
     if x_lab is not None:
         ce, ce_stats = cross_entropy_terms(
             logits_lab if separate else logits_data, y_lab, w_lab
@@ -138,12 +144,16 @@ def vera_ebm_loss(
     others = net(torch.cat([x_lab, x_neg]) if separate else x_neg)
     logits_lab, _, logits_neg = _split_labeled(others, x_lab if separate else None, 0)
     e_data, e_neg = energy(logits_data), energy(logits_neg)
+    residuals = (
+        residual_energy(net, x_data, e_data),
+        residual_energy(net, x_neg, e_neg),
+    )
     penalty = None
     if grad_penalty > 0:
-        (grad,) = torch.autograd.grad(e_data.sum(), x_data, create_graph=True)
+        (grad,) = torch.autograd.grad(residuals[0].sum(), x_data, create_graph=True)
         penalty = weighted_mean(grad.pow(2).sum(1) / 2, w_data)
     loss, stats = _contrastive_terms(
-        e_data, e_neg, w_data, alpha, energy_reg, penalty, grad_penalty
+        e_data, e_neg, w_data, alpha, energy_reg, residuals, penalty, grad_penalty
     )
     if penalty is not None:
         stats["grad_penalty"] = penalty.item()
@@ -181,21 +191,23 @@ def _split_labeled(logits, x_lab, n_data):
 
 
 def _contrastive_terms(
-    e_data, e_neg, w_data, alpha, energy_reg, penalty=None, penalty_weight=0.0
+    e_data, e_neg, w_data, alpha, energy_reg, residuals, penalty=None, weight=0.0
 ):
     """``alpha * (mean E(data) - mean E(neg) [+ weight * penalty])``, plus
-    ``energy_reg`` times the mean squared energies.
+    ``energy_reg`` times the mean squared residual energies (the network's own
+    part, :func:`~sk_ebm.nets.residual_energy`).
 
     Returns the loss and the mean energies (``e_data``, ``e_sample``).
     """
     e_data_mean = weighted_mean(e_data, w_data)
     generative = e_data_mean - e_neg.mean()
     if penalty is not None:
-        generative = generative + penalty_weight * penalty
+        generative = generative + weight * penalty
     loss = alpha * generative
     if energy_reg:
+        r_data, r_neg = residuals
         loss = loss + energy_reg * (
-            weighted_mean(e_data**2, w_data) + (e_neg**2).mean()
+            weighted_mean(r_data**2, w_data) + (r_neg**2).mean()
         )
     return loss, {"e_data": e_data_mean.item(), "e_sample": e_neg.mean().item()}
 

@@ -18,7 +18,7 @@ from sklearn.utils._param_validation import Interval
 
 from .._dict_params import TABLES, DictKey
 from .._training import descend
-from ..nets import energy, energy_fn
+from ..nets import energy, energy_fn, residual_energy
 from ..objectives import cross_entropy_terms, weighted_mean
 from ..samplers import InitDistribution
 from ..score_matching import (
@@ -68,9 +68,10 @@ class _ScoreMatching(TrainingFamily):
         score_loss, score_stats = self.score_loss(energy_fn(net), x, weight, generator)
         logits_data = net(x)
         e_data = energy(logits_data)
+        residual = residual_energy(net, x, e_data)
         loss = self.params["alpha"] * score_loss + self.params[
             "energy_reg"
-        ] * weighted_mean(e_data**2, weight)
+        ] * weighted_mean(residual**2, weight)
         stats = {
             "score_loss": score_stats["loss"],
             "e_data": weighted_mean(e_data, weight).item(),

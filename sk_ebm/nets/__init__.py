@@ -16,6 +16,7 @@ Networks are chosen by the estimators' ``network`` parameter, a key of
 """
 
 from ._energy import class_energy, energy, energy_fn, frozen
+from .base import BaseCorrectedNet, residual_energy
 from .generator import GaussianGenerator
 from .mlp import ACTIVATIONS, MLPEnergyNet
 
@@ -104,6 +105,7 @@ register_network("mlp", MLPEnergyNet)
 
 __all__ = [
     "ACTIVATIONS",
+    "BaseCorrectedNet",
     "GaussianGenerator",
     "MLPEnergyNet",
     "NETWORKS",
@@ -114,5 +116,6 @@ __all__ = [
     "frozen",
     "network_config",
     "register_network",
+    "residual_energy",
     "unregister_network",
 ]

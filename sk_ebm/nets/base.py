@@ -1,0 +1,79 @@
+"""A base distribution under any energy network: tails that fall away from the data.
+
+An energy network trained only where its samples or its data are can put high
+density where no data was: an MLP's output grows at most linearly far from the
+data, in any direction, so ``exp(-E)`` need not even be integrable.
+:class:`BaseCorrectedNet` adds the log density of a Gaussian fitted to the
+data and bounds the network's own contribution, so the model is the Gaussian
+times a bounded correction: normalizable, and lower far from the data than
+anywhere near it, whatever the training family.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+
+class BaseCorrectedNet(nn.Module):
+    """``logits = f - lse + bound * tanh(lse / bound) + log q(x)``.
+
+    With ``f`` the wrapped network's logits and ``lse = logsumexp(f)``:
+
+    * ``softmax(logits) = softmax(f)``: a classifier is unchanged;
+    * the energy ``E(x) = -logsumexp(logits) = -log q(x) - bound * tanh(lse /
+      bound)``: the base's energy plus a correction in ``(-bound, bound)``.
+
+    So ``Z`` lies between ``exp(-bound)`` and ``exp(bound)``, and a point
+    whose base log density is ``2 * bound`` below a training row's scores
+    below it.
+
+    Parameters
+    ----------
+    inner : torch.nn.Module
+        The energy network being corrected.
+    mean : torch.Tensor of shape (n_features,)
+        The base Gaussian's mean.
+    scale_tril : torch.Tensor of shape (n_features, n_features)
+        Lower-triangular Cholesky factor of its covariance.
+    bound : float
+        Largest magnitude of the correction, in nats.
+    """
+
+    def __init__(self, inner, mean, scale_tril, bound):
+        super().__init__()
+        self.inner = inner
+        self.register_buffer("base_mean", mean.detach().clone())
+        self.register_buffer("base_scale_tril", scale_tril.detach().clone())
+        self.bound = float(bound)
+
+    def base_log_prob(self, x):
+        """``log q(x)`` of each row under the base Gaussian."""
+        centered = (x - self.base_mean).T
+        white = torch.linalg.solve_triangular(
+            self.base_scale_tril, centered, upper=False
+        )
+        log_det = torch.log(torch.diagonal(self.base_scale_tril)).sum()
+        n_features = x.shape[1]
+        return (
+            -0.5 * (white**2).sum(0)
+            - log_det
+            - 0.5 * n_features * math.log(2 * math.pi)
+        )
+
+    def forward(self, x):
+        f = self.inner(x)
+        lse = torch.logsumexp(f, dim=1, keepdim=True)
+        correction = self.bound * torch.tanh(lse / self.bound)
+        return f - lse + correction + self.base_log_prob(x)[:, None]
+
+
+def residual_energy(net, x, energies):
+    """The network's own part of ``energies`` of ``x``: without the base's.
+
+    Penalties on the energy (its square, its gradient) belong to this part:
+    applied to the full energy, they would push the network to cancel the
+    base. For a network without a base, the energies themselves.
+    """
+    base_log_prob = getattr(net, "base_log_prob", None)
+    return energies if base_log_prob is None else energies + base_log_prob(x)

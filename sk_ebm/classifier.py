@@ -154,7 +154,7 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         The likelihood weight used: ``alpha``, with ``"auto"`` resolved.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
     net_ : torch.nn.Module
         The trained network (float32), mapping standardized inputs to logits.

@@ -139,7 +139,7 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         The likelihood weight used (``alpha``).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
     net_ : torch.nn.Module
         The trained network (float32), mapping standardized inputs to ``f(x)``.
@@ -456,7 +456,7 @@ class DensityScoreTransformer(TransformerMixin, MetaEstimatorMixin, BaseEstimato
         The fitted clone of ``estimator``.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also

@@ -3,7 +3,8 @@
 # as errors, then check the result (scripts/check_docs.py: links, API coverage,
 # gallery figures, README images, and the pages in headless Chromium when it is
 # installed). Every build runs the gallery's examples afresh, so no figure is
-# stale: about 4 minutes on 2 cores, most of it the examples.
+# stale: 2 to 3 minutes on 2 cores, most of it the examples, then the check
+# (about 25 s).
 #   --no-gallery       text and API only, in seconds (no examples run, no check)
 #   --require-browser  the check fails, instead of skipping, without Chromium
 set -euo pipefail

@@ -128,25 +128,40 @@ def check_links(pages, html_dir):
     return errors
 
 
-def public_api():
-    """``{module: __all__}`` of every public sk_ebm module that defines one.
-
-    Walks the package independently of the docs build, so a module the build
-    forgot is reported here.
-    """
-    sys.path.insert(0, str(ROOT))
+def _public_module_names():
+    """Every importable sk_ebm module with no ``_``-prefixed part in its name."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     package = importlib.import_module("sk_ebm")
     names = ["sk_ebm"] + [
         info.name
         for info in pkgutil.walk_packages(package.__path__, "sk_ebm.")
         if not any(part.startswith("_") for part in info.name.split("."))
     ]
+    return names
+
+
+def public_api():
+    """``{module: __all__}`` of every public sk_ebm module that defines one.
+
+    Walks the package independently of the docs build, so a module the build
+    forgot is reported here.
+    """
     api = {}
-    for name in names:
+    for name in _public_module_names():
         exported = getattr(importlib.import_module(name), "__all__", None)
         if exported is not None:
             api[name] = list(exported)
     return api
+
+
+def modules_without_all():
+    """Public-named modules with no ``__all__``: what the API pages leave out."""
+    return [
+        name
+        for name in _public_module_names()
+        if not hasattr(importlib.import_module(name), "__all__")
+    ]
 
 
 def check_api(pages, html_dir):
@@ -449,6 +464,11 @@ def main(argv=None):
     print(
         f"checked {len(pages)} pages: local links and images, {n_names} public "
         "names, the gallery's figures, the README's images"
+    )
+    print(
+        "modules without __all__, so without an API page of their own (unless "
+        "docs/_ext/sk_ebm_docs.py EXTRA_PUBLIC names them): "
+        + ", ".join(modules_without_all())
     )
     browser = find_browser()
     if browser is None:

@@ -36,9 +36,9 @@ def test_api_pages_list_every_name_in_every_public_all():
             assert f"\n   {name}\n" in page, f"{module}.{name} not on its page"
 
 
-def test_modules_without_all_are_listed_only_on_purpose():
+def test_modules_without_all_are_documented_only_on_purpose():
     extra = set(docs_ext.public_modules()) - set(check_docs.public_api())
-    assert extra == set(docs_ext.EXTRA_PUBLIC)
+    assert extra <= set(docs_ext.EXTRA_PUBLIC)
 
 
 def test_markdown_results_become_list_tables():

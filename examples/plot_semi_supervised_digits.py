@@ -29,8 +29,9 @@ from sk_ebm.datasets import semi_supervised_split
 # Small networks train fastest on one thread (two threads on a 2-core machine
 # can be far slower); sk_ebm never changes this setting itself.
 torch.set_num_threads(1)
+# The docs build sets SK_EBM_FIGURE_DIR and runs the examples without __file__.
 FIGURE_DIR = Path(
-    os.environ.get("SK_EBM_FIGURE_DIR", Path(__file__).resolve().parent / "figures")
+    os.environ.get("SK_EBM_FIGURE_DIR") or Path(__file__).resolve().parent / "figures"
 )
 FIGURE_DIR.mkdir(parents=True, exist_ok=True)
 

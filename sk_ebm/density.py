@@ -190,7 +190,7 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         The likelihood weight used: ``alpha``, with ``"auto"`` resolved.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
     training_ : str
         The training family of the fit (``training`` at fit time).
@@ -556,7 +556,7 @@ class DensityScoreTransformer(TransformerMixin, MetaEstimatorMixin, BaseEstimato
         The fitted clone of ``estimator``.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also

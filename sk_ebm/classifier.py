@@ -15,10 +15,7 @@ from sklearn.utils.validation import (
 )
 
 from ._base import _BaseEnergyEstimator, _check_n_samples
-
-#: The marker of an unlabeled row in ``y`` (scikit-learn's semi-supervised
-#: convention).
-UNLABELED = -1
+from .metrics import UNLABELED, labeled_accuracy_score
 
 
 class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
@@ -111,6 +108,14 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         in ``"sm"`` and ``"ssm"``, which keeps a flexible network from
         spiking at each training row (the loss is unbounded below without
         it), default 0.1.
+    base : "gaussian" or None, default=None
+        ``"gaussian"``: the logits are those of the network plus the log
+        density of a Gaussian fitted to the training rows, with the network's
+        part of ``log p(x)`` bounded to 20 nats either way
+        (:class:`sk_ebm.nets.BaseCorrectedNet`). Class probabilities do not
+        change; ``log p(x)`` becomes normalizable and falls away from the data
+        in every direction. None: the network alone, whose ``log p(x)`` can
+        stay high far from the data.
     alpha : float or "auto", default="auto"
         Weight of the ``log p(x)`` term relative to the cross-entropy.
         ``"auto"`` takes the training family's weight for classifiers
@@ -176,6 +181,8 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         The likelihood weight used: ``alpha``, with ``"auto"`` resolved.
     n_features_in_ : int
         Number of features seen during fit.
+    data_min_, data_max_ : ndarray of shape (n_features_in_,)
+        Per-feature range of the training rows; :meth:`sample` clips to it.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
     training_ : str
@@ -428,6 +435,39 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         y_index[labeled] = codes
         return y_index
 
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on the labeled rows of ``(X, y)``; rows with ``y == -1`` are
+        skipped.
+
+        So ``GridSearchCV`` and ``cross_val_score`` with the default scoring
+        compare models on the labeled rows of semi-supervised folds. Pass
+        ``scoring=sk_ebm.metrics.labeled_accuracy_scorer`` to get the same from
+        a scorer.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            True labels, ``-1`` on unlabeled rows.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+            Mean accuracy over the labeled rows (NaN, with a warning, if there
+            is none).
+        """
+        y = np.asarray(y)
+        labeled = ~np.asarray(y == UNLABELED, dtype=bool)
+        if labeled.all():
+            return super().score(X, y, sample_weight=sample_weight)
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight)[labeled]
+        if not labeled.any():
+            return labeled_accuracy_score(y, y)
+        X_labeled = X.iloc[labeled] if hasattr(X, "iloc") else np.asarray(X)[labeled]
+        return super().score(X_labeled, y[labeled], sample_weight=sample_weight)
+
     def decision_function(self, X):
         """Class scores (logits), scikit-learn's classifier contract.
 
@@ -509,7 +549,7 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
             return softmax(logits, axis=1).max(axis=1)
         return logsumexp(logits, axis=1) + self._log_det_jacobian()
 
-    def sample(self, n_samples=1, y=None, random_state=None):
+    def sample(self, n_samples=1, y=None, random_state=None, clip=True):
         """Draw inputs from the model, in the user's feature units.
 
         Chains start where the training family puts them (the replay buffer
@@ -529,6 +569,11 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
             ``classes_``; None draws from ``p(x)``.
         random_state : int, RandomState instance or None, default=None
             Seeds the draw.
+        clip : bool, default=True
+            Clip each feature to the range the training rows spanned
+            (``data_min_``, ``data_max_``): chains that wander past the data,
+            as Langevin chains on a learned energy can, come back as rows of
+            the data's range. False returns the sampler's output unchanged.
 
         Returns
         -------
@@ -553,4 +598,4 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
                     f"y holds labels not in classes_ {list(self.classes_)}: "
                     f"{sorted(set(labels[unknown].tolist()))}."
                 )
-        return self._draw_samples(n_samples, y_index, random_state)
+        return self._draw_samples(n_samples, y_index, random_state, clip)

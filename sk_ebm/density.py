@@ -17,7 +17,7 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
     _check_feature_names_in,
     _check_sample_weight,
@@ -27,11 +27,15 @@ from sklearn.utils.validation import (
 
 from ._base import _BaseEnergyEstimator, _check_n_samples, _seed_from
 from .likelihood import GaussianBase, annealed_importance_sampling
-from .nets import energy, frozen
+from .nets import BaseCorrectedNet, energy, frozen
 from .samplers import InitDistribution
 
 # Draws of the importance-sampling estimate of log Z used by early stopping.
 _N_PROPOSAL = 4096
+
+
+#: The training share ``contamination="auto"`` leaves below ``offset_``.
+_AUTO_CONTAMINATION = 0.01
 
 
 class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
@@ -123,6 +127,14 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         in ``"sm"`` and ``"ssm"``, which keeps a flexible network from
         spiking at each training row (the loss is unbounded below without
         it), default 0.1.
+    base : "gaussian" or None, default="gaussian"
+        ``"gaussian"``: the model is a Gaussian fitted to the training rows
+        times ``exp`` of the network's correction, bounded to 20 nats either
+        way (:class:`sk_ebm.nets.BaseCorrectedNet`): normalizable, and lower
+        far from the data, in every direction, than at any training row,
+        whatever the training family; chains start near the data. None: the
+        network alone, whose density can stay high where no data was (its
+        ``log Z`` may then not exist).
     alpha : float or "auto", default=1.0
         Weight of the likelihood term. ``"auto"`` takes the training family's
         weight for density models (``auto_alpha["density"]``); the fitted
@@ -159,9 +171,12 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         family's state (replay buffer or generator). The data must have the
         same features, and ``training`` and the network's parameters must be
         unchanged.
-    contamination : float in (0, 0.5], default=0.1
+    contamination : float in (0, 0.5] or "auto", default=0.1
         Fraction of training rows expected to be outliers: ``offset_`` is that
-        quantile of the training scores.
+        quantile of the training scores. ``"auto"``, the default of
+        :class:`~sklearn.ensemble.IsolationForest`, assumes clean training
+        rows: a row is an outlier when it is less probable than 99 % of them
+        (the 0.01 quantile).
     device : str, default="auto"
         ``"auto"`` (a CUDA GPU when there is one, else the CPU), ``"cpu"``,
         ``"cuda"`` or ``"cuda:<index>"``.
@@ -190,6 +205,8 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         The likelihood weight used: ``alpha``, with ``"auto"`` resolved.
     n_features_in_ : int
         Number of features seen during fit.
+    data_min_, data_max_ : ndarray of shape (n_features_in_,)
+        Per-feature range of the training rows; :meth:`sample` clips to it.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
     training_ : str
@@ -289,7 +306,10 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
 
     _parameter_constraints: dict = {
         **_BaseEnergyEstimator._parameter_constraints,
-        "contamination": [Interval(Real, 0, 0.5, closed="right")],
+        "contamination": [
+            Interval(Real, 0, 0.5, closed="right"),
+            StrOptions({"auto"}),
+        ],
     }
 
     def __init__(
@@ -383,7 +403,12 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         self._fit_energy(X, None, sample_weight, n_outputs=1)
         self.log_z_, self.log_z_stderr_ = self._estimate_log_z(X, sample_weight)
         scores = self._score_samples(X)
-        self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+        share = (
+            _AUTO_CONTAMINATION
+            if self.contamination == "auto"
+            else (self.contamination)
+        )
+        self.offset_ = float(np.percentile(scores, 100.0 * share))
         return self
 
     def _validation_candidates(self, data):
@@ -413,15 +438,22 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
     def _estimate_log_z(self, X, sample_weight):
         """``log Z`` of the fitted energy and its standard error, by AIS.
 
-        In the network's (standardized) units, from a Gaussian fitted to the
-        training rows, with :func:`~sk_ebm.likelihood.annealed_importance_sampling`'s
+        In the network's (standardized) units, from the model's base
+        distribution (or, without one, a Gaussian fitted to the training
+        rows), with :func:`~sk_ebm.likelihood.annealed_importance_sampling`'s
         defaults, on a float64 copy of the network.
         """
-        Z = self._net_input64(X)
-        weight = None
-        if sample_weight is not None:
-            weight = torch.tensor(sample_weight, dtype=torch.float64)
-        base = GaussianBase.fit(Z, sample_weight=weight).to(device=self.device_)
+        net = self.net_
+        if isinstance(net, BaseCorrectedNet):
+            # The model's own base: the model is it times a bounded factor, so
+            # AIS starts close to its target.
+            base = GaussianBase(net.base_mean.double(), net.base_scale_tril.double())
+        else:
+            weight = None
+            if sample_weight is not None:
+                weight = torch.tensor(sample_weight, dtype=torch.float64)
+            base = GaussianBase.fit(self._net_input64(X), sample_weight=weight)
+            base = base.to(device=self.device_)
         params = self._params64()
         seed = _seed_from(self.random_state) + 2
         generator = torch.Generator(device=self.device_).manual_seed(seed)
@@ -503,7 +535,7 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         inlier = self.decision_function(X) >= 0
         return np.where(inlier, 1, -1)
 
-    def sample(self, n_samples=1, random_state=None):
+    def sample(self, n_samples=1, random_state=None, clip=True):
         """Draw rows from the model, in the user's feature units.
 
         Chains start where the training family puts them (the replay buffer
@@ -520,13 +552,19 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
             Number of rows.
         random_state : int, RandomState instance or None, default=None
             Seeds the draw.
+        clip : bool, default=True
+            Clip each feature to the range the training rows spanned
+            (``data_min_``, ``data_max_``): chains that wander past the data,
+            as Langevin chains on a learned energy can, come back as rows of
+            the data's range. False returns the sampler's output unchanged.
 
         Returns
         -------
         ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
-        return self._draw_samples(_check_n_samples(n_samples), None, random_state)
+        n_samples = _check_n_samples(n_samples)
+        return self._draw_samples(n_samples, None, random_state, clip)
 
 
 class DensityScoreTransformer(TransformerMixin, MetaEstimatorMixin, BaseEstimator):

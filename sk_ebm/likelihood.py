@@ -42,7 +42,15 @@ class GaussianBase:
         self.scale_tril = scale_tril
 
     @classmethod
-    def fit(cls, X, *, sample_weight=None, jitter=1e-3, dtype=torch.float64):
+    def fit(
+        cls,
+        X,
+        *,
+        sample_weight=None,
+        jitter=1e-3,
+        noise_variance=0.0,
+        dtype=torch.float64,
+    ):
         """The Gaussian with the (weighted) mean and covariance of ``X``.
 
         Parameters
@@ -55,6 +63,9 @@ class GaussianBase:
             Added to the diagonal of the covariance, relative to its mean
             diagonal entry, so that constant or collinear features still give a
             proper Gaussian; relative so that it does not depend on units.
+        noise_variance : float, default=0.0
+            Added to the diagonal as it is: the Gaussian of the data convolved
+            with ``N(0, noise_variance I)``, what denoising score matching fits.
         dtype : torch.dtype, default=torch.float64
             Precision of the fitted tensors and of everything computed from
             them; float64, because log densities of many features add up.
@@ -75,7 +86,8 @@ class GaussianBase:
         cov = (centered * weight[:, None]).T @ centered
         scale = cov.diagonal().mean().clamp_min(torch.finfo(dtype).eps)
         eye = torch.eye(X.shape[1], dtype=dtype, device=X.device)
-        return cls(mean, torch.linalg.cholesky(cov + jitter * scale * eye))
+        cov = cov + (jitter * scale + noise_variance) * eye
+        return cls(mean, torch.linalg.cholesky(cov))
 
     def log_prob(self, x):
         """Log density of each row.

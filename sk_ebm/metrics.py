@@ -5,7 +5,10 @@ Two families of numbers that scikit-learn does not provide directly:
 - calibration of a classifier's probabilities: :func:`expected_calibration_error`
   and the data behind a reliability diagram, :func:`reliability_curve`;
 - separation of in-distribution from out-of-distribution (OOD) rows by a score:
-  :func:`ood_auroc` and :func:`fpr_at_tpr`.
+  :func:`ood_auroc` and :func:`fpr_at_tpr`;
+- accuracy on semi-supervised targets, where ``-1`` marks an unlabeled row:
+  :func:`labeled_accuracy_score` and :data:`labeled_accuracy_scorer`, for
+  ``GridSearchCV(scoring=...)`` and ``cross_val_score``.
 
 All OOD functions take scores where **higher means more in-distribution**
 (``score_samples`` of an sklearn outlier detector or of an energy model, which is
@@ -14,19 +17,74 @@ the negative energy) and treat the in-distribution rows as the positive class.
 This module depends on numpy and scikit-learn only.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.metrics import accuracy_score, make_scorer, roc_auc_score, roc_curve
 from sklearn.utils import Bunch, check_array
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 __all__ = [
     "expected_calibration_error",
     "fpr_at_tpr",
+    "labeled_accuracy_score",
+    "labeled_accuracy_scorer",
     "ood_auroc",
     "reliability_curve",
 ]
+
+#: The marker of an unlabeled row (scikit-learn's semi-supervised convention).
+UNLABELED = -1
+
+
+@validate_params(
+    {"y_true": ["array-like"], "y_pred": ["array-like"]},
+    prefer_skip_nested_validation=True,
+)
+def labeled_accuracy_score(y_true, y_pred):
+    """Accuracy over the labeled rows only: rows with ``y_true == -1`` are skipped.
+
+    With semi-supervised targets, plain accuracy counts every unlabeled row as
+    an error (no model predicts the class ``-1``); this is the accuracy a
+    model selection on such targets should compare.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels, ``-1`` on unlabeled rows (the integer, also inside an
+        object array of string labels).
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+
+    Returns
+    -------
+    float
+        The share of labeled rows predicted right; NaN, with an
+        ``UndefinedMetricWarning``, when no row is labeled.
+
+    Examples
+    --------
+    >>> from sk_ebm.metrics import labeled_accuracy_score
+    >>> labeled_accuracy_score([0, 1, -1, -1], [0, 0, 1, 1])
+    0.5
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    labeled = ~np.asarray(y_true == UNLABELED, dtype=bool)
+    if not labeled.any():
+        warnings.warn(
+            "labeled_accuracy_score got no labeled row (every y_true is -1); "
+            "returning NaN.",
+            UndefinedMetricWarning,
+        )
+        return float("nan")
+    return float(accuracy_score(y_true[labeled], y_pred[labeled]))
+
+
+#: ``scoring=labeled_accuracy_scorer`` in ``GridSearchCV`` or
+#: ``cross_val_score``: :func:`labeled_accuracy_score` of ``predict``.
+labeled_accuracy_scorer = make_scorer(labeled_accuracy_score)
 
 
 # --------------------------------------------------------------------------------------

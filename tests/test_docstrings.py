@@ -20,6 +20,7 @@ DIFFERENT_ON_PURPOSE = {
     "validation_fraction": "labeled rows against all rows",
     "warm_start": "the classifier also needs the same classes",
     "verbose": "the classifier's progress bar shows accuracy",
+    "base": "a different default, and what a base does to a classifier",
 }
 
 

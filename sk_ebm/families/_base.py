@@ -55,6 +55,15 @@ class TrainingFamily:
         self.sampler = sampler
         self.learning_rate = params["learning_rate"]
 
+    @property
+    def base_noise_variance(self):
+        """Variance the base Gaussian adds to the data's (``base="gaussian"``).
+
+        0 for families that fit the data's density; a family that fits a
+        noise-convolved density says by how much.
+        """
+        return 0.0
+
     def build(self, net, data, n_classes, generator, init_generator):
         """Create the family's state for a fresh fit.
 

@@ -187,3 +187,11 @@ class DenoisingScoreMatching(_ScoreMatching):
     def default_sample_steps(self):
         # Annealed Langevin takes this many steps at each noise scale.
         return self.params["n_steps"]
+
+    @property
+    def base_noise_variance(self):
+        # What is fitted is the data convolved with the noise, whose variance
+        # is at least the smallest scale's in every direction: a base without
+        # it has scores the network cannot cancel along near-constant
+        # features (losses of 1e6 were measured).
+        return min(self.params["score_params"]["noise_scales"]) ** 2

@@ -1,0 +1,56 @@
+"""Energies whose tails fall away from the data, for every training family of
+the density estimator (issue 14)."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_wine
+
+from sk_ebm import EnergyDensityEstimator
+from sk_ebm.families import FAMILIES
+
+from ._helpers import FAST_PARAMS
+
+FAMILY_NAMES = sorted(FAMILIES)
+
+
+def far_points(X, n, seed):
+    """Rows at least 10 data-scales from every training row, in random
+    directions: in the whitened space (where the data's scale is 1 in every
+    direction), 10 beyond the farthest training row."""
+    rng = np.random.default_rng(seed)
+    mean, root = X.mean(0), np.linalg.cholesky(np.cov(X, rowvar=False))
+    white = np.linalg.solve(root, (X - mean).T).T
+    radius = 10 + np.linalg.norm(white, axis=1).max()
+    directions = rng.normal(size=(n, X.shape[1]))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    return mean + radius * directions @ root.T
+
+
+@pytest.mark.parametrize("training", FAMILY_NAMES)
+def test_far_points_score_below_every_training_row(training):
+    X = load_wine().data
+    est = EnergyDensityEstimator(training=training, **FAST_PARAMS).fit(X)
+    lowest_training_row = est.score_samples(X).min()
+    assert est.score_samples(far_points(X, 200, 0)).max() < lowest_training_row
+    assert est.score_samples(10 * X).max() < lowest_training_row
+
+
+def test_without_a_base_the_network_alone_can_put_density_far_away():
+    # What the base fixes, measured here so the test above means something:
+    # the same fit without it ranks some far points above training rows.
+    X = load_wine().data
+    est = EnergyDensityEstimator(base=None, **FAST_PARAMS).fit(X)
+    assert est.score_samples(10 * X).max() > est.score_samples(X).min()
+
+
+@pytest.mark.parametrize("training", ["pcd", "dsm"])
+def test_log_z_is_near_the_bound_range_and_scores_are_normalized(training):
+    X = np.random.default_rng(0).normal(size=(400, 2))
+    est = EnergyDensityEstimator(training=training, **FAST_PARAMS).fit(X)
+    # The model is its base times a factor in (exp(-20), exp(20)).
+    assert -20 <= est.log_z_ <= 20 and 0 < est.log_z_stderr_ < 0.5
+    # exp(score_samples) integrates to about 1 over the plane.
+    grid = np.linspace(-6, 6, 241)
+    xx, yy = np.meshgrid(grid, grid)
+    density = np.exp(est.score_samples(np.c_[xx.ravel(), yy.ravel()]))
+    assert density.sum() * (grid[1] - grid[0]) ** 2 == pytest.approx(1.0, abs=0.1)

@@ -123,8 +123,8 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         0.1 for ``"vera"``, chosen by ``benchmarks/sweep.py``); the fitted value
         is ``alpha_``.
     energy_reg : float, default=0.01
-        Weight of the penalty on squared energies of data and samples, which
-        keeps them from drifting.
+        Weight of the penalty on squared energies of data and samples (the
+        network's part, without a base's), which keeps them from drifting.
     grad_penalty : float, default=1.0
         ``training="vera"`` only: weight of ``mean ||grad_x E(x)||^2 / 2`` on
         data rows (VERA's ``gamma``), inside the likelihood term. It keeps the

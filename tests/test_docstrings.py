@@ -15,6 +15,7 @@ ESTIMATORS = [JEMClassifier, EnergyDensityEstimator]
 DIFFERENT_ON_PURPOSE = {
     "alpha": "a different default, and auto resolves per kind of model",
     "grad_penalty": "a different default",
+    "energy_reg": "a different default, with the reason for the density's",
     "standardize": "the density estimator's scores add the scaler's log-Jacobian",
     "early_stopping": "accuracy of labeled rows against held-out likelihood",
     "validation_fraction": "labeled rows against all rows",

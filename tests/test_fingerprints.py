@@ -7,10 +7,11 @@ alters them must say why (a changed use of random numbers, a fixed bug) and
 regenerate the file with ``python tests/test_fingerprints.py``.
 
 Since recorded, the density estimator gained a base distribution (its
-default, so it is switched off here) and a normalized ``score_samples`` (the
-``log_z_`` it subtracts is added back here), and ``sample`` clips to the
-training range (``clip=False`` here): with those three undone, the values
-recorded before the redesign still come out.
+default, so it is switched off here), a normalized ``score_samples`` (the
+``log_z_`` it subtracts is added back here) and a default ``energy_reg`` of
+0 (0.01 here, as then), and ``sample`` clips to the training range
+(``clip=False`` here): with those undone, the values recorded before the
+redesign still come out.
 """
 
 import json
@@ -54,7 +55,9 @@ def fingerprint(estimator_name, training):
             "score_samples": est.score_samples(rows),
         }
     else:
-        est = EnergyDensityEstimator(training=training, base=None, **PARAMS).fit(X)
+        est = EnergyDensityEstimator(
+            training=training, base=None, energy_reg=0.01, **PARAMS
+        ).fit(X)
         out = {
             "decision_function": est.decision_function(rows),
             "score_samples": est.score_samples(rows) + est.log_z_,

@@ -169,12 +169,10 @@ class _BaseEnergyEstimator(BaseEstimator):
             else self._new_network(config, data, family, init_generator)
         )
         net = net.to(self.device_)
-        control = LoopControl()
+        control = LoopControl(health=self._health_check(net, data, seed + 3))
         if valid is not None:
-            control = LoopControl(
-                validation=self._validation_score(net, data, valid, generator),
-                n_iter_no_change=self.n_iter_no_change,
-            )
+            control.validation = self._validation_score(net, data, valid, generator)
+            control.n_iter_no_change = self.n_iter_no_change
         if not warm:
             n_classes = None if y_index is None else n_outputs
             family.build(net, data, n_classes, generator, init_generator)
@@ -206,6 +204,10 @@ class _BaseEnergyEstimator(BaseEstimator):
             gaussian.scale_tril.to(data.X.dtype),
             BASE_CORRECTION_BOUND,
         )
+
+    def _health_check(self, net, data, seed):
+        """A check of the fit after each epoch (see ``LoopControl.health``)."""
+        return None
 
     def _build_sampler(self, family, params):
         """The ``sampler`` (``"auto"``: the training family's choice)."""

@@ -324,6 +324,8 @@ def test_semi_supervised_beats_labeled_rows_only():
     X_train, y_ssl, X_test, y_test = digits_ssl(n_labeled_per_class=10, seed=0)
     params = dict(max_iter=40, device="cpu", random_state=0)
     jem = JEMClassifier(**params).fit(X_train, y_ssl)
+    # The collapse detector stays silent on a default fit.
+    assert not any("recovery" in row for row in jem.history_)
     # The same network, the same number of steps, cross-entropy on the labeled
     # rows only (no likelihood term, no sampling).
     supervised = JEMClassifier(alpha=0.0, n_steps=0, **params).fit(X_train, y_ssl)

@@ -6,6 +6,7 @@ import pytest
 from sklearn.datasets import load_wine
 
 from sk_ebm import EnergyDensityEstimator
+from sk_ebm.exceptions import DivergenceError
 from sk_ebm.families import FAMILIES
 
 from ._helpers import FAST_PARAMS
@@ -35,12 +36,14 @@ def test_far_points_score_below_every_training_row(training):
     assert est.score_samples(10 * X).max() < lowest_training_row
 
 
-def test_without_a_base_the_network_alone_can_put_density_far_away():
-    # What the base fixes, measured here so the test above means something:
-    # the same fit without it ranks some far points above training rows.
+def test_without_a_base_an_inverted_fit_is_refused_clearly():
+    # What the base fixes, so the test above means something: the same fit
+    # without it ranks broad noise above its training rows, which the fit
+    # detects, tries to remedy, and reports.
     X = load_wine().data
-    est = EnergyDensityEstimator(base=None, **FAST_PARAMS).fit(X)
-    assert est.score_samples(10 * X).max() > est.score_samples(X).min()
+    with pytest.warns(RuntimeWarning, match="broad noise"):
+        with pytest.raises(DivergenceError, match="below broad noise.*base="):
+            EnergyDensityEstimator(base=None, **FAST_PARAMS).fit(X)
 
 
 @pytest.mark.parametrize("training", ["pcd", "dsm"])

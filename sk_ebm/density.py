@@ -212,7 +212,7 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         The likelihood weight used: ``alpha``, with ``"auto"`` resolved.
     n_features_in_ : int
         Number of features seen during fit.
-    data_min_, data_max_ : ndarray of shape (n_features_in_,)
+    data_min_, data_max_ : ndarray of shape (`n_features_in_`,)
         Per-feature range of the training rows; :meth:`sample` clips to it.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.

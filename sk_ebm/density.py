@@ -146,9 +146,9 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
     energy_reg : float, default=0.0
         Weight of the penalty on squared energies of data and samples (the
         network's part, without the base's), which keeps them from drifting.
-        The base's bound already keeps them from drifting far, and on the
-        2-D ring the penalty cost held-out likelihood (-1.36 with 0.01
-        against -0.98 without, PCD, 100 epochs), so the default is none.
+        The base's bound already keeps them from drifting far, and the
+        penalty cost held-out likelihood on the 2-D ring, so the default is
+        none.
     grad_penalty : float, default=0.1
         ``training="vera"`` only: weight of ``mean ||grad_x E(x)||^2 / 2`` on
         data rows (VERA's ``gamma``), inside the likelihood term. It keeps the

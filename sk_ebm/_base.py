@@ -406,7 +406,7 @@ class _BaseEnergyEstimator(BaseEstimator):
             x0 = family.start_points(n_samples, generator)
         else:
             y = torch.as_tensor(y_index, dtype=torch.long, device=self.device_)
-            x0 = self._resample_for_classes(y, sampler, generator)
+            x0 = self._class_start_points(y, sampler, generator)
         with frozen(self.net_):
             x, _ = sampler.run(x0, energy_fn(self.net_, y), steps, generator)
         samples = self._inverse_transform(x.double().cpu().numpy())
@@ -414,7 +414,13 @@ class _BaseEnergyEstimator(BaseEstimator):
             samples = np.clip(samples, self.data_min_, self.data_max_)
         return samples
 
-    def _resample_for_classes(self, y, sampler, generator):
+    def _class_start_points(self, y, sampler, generator):
+        """Starting points of chains for classes ``y`` (class indices).
+
+        Resampled from a pool of model samples with weights ``p(y | x)``
+        (sampling-importance-resampling: pool ~ p(x), so the draw ~ p(x | y)).
+        """
+
         def advance(x0, n_steps):
             with frozen(self.net_):
                 return sampler.run(x0, energy_fn(self.net_), n_steps, generator)[0]

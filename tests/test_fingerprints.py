@@ -11,7 +11,9 @@ default, so it is switched off here), a normalized ``score_samples`` (the
 ``log_z_`` it subtracts is added back here) and a default ``energy_reg`` of
 0 (0.01 here, as then), and ``sample`` clips to the training range
 (``clip=False`` here): with those undone, the values recorded before the
-redesign still come out.
+redesign still come out. Class-conditional draws changed on purpose (their
+chains start from class Gaussians, issue 17): ``sample_y`` is no longer
+compared.
 """
 
 import json
@@ -51,7 +53,6 @@ def fingerprint(estimator_name, training):
         est = JEMClassifier(training=training, **PARAMS).fit(X, y)
         out = {
             "predict_proba": est.predict_proba(rows),
-            "sample_y": est.sample(4, y=1, random_state=1, clip=False),
             "score_samples": est.score_samples(rows),
         }
     else:
@@ -77,6 +78,7 @@ CASES = [
 @pytest.mark.parametrize("name, training", CASES)
 def test_outputs_match_recorded_fingerprints(name, training):
     recorded = json.loads(FINGERPRINTS.read_text())[f"{name}/{training}"]
+    recorded.pop("sample_y", None)
     now = fingerprint(name, training)
     assert set(now) == set(recorded)
     for key, values in recorded.items():

@@ -11,6 +11,9 @@
 - The ``benchmark-table`` directive renders a section of a Markdown results
   file (``benchmarks/results/*.md``), so the user guide shows the committed
   tables, never a copy of them.
+- :func:`skip_torch_module_members` keeps what networks inherit from
+  ``torch.nn.Module`` off their API pages (the class template documents
+  inherited members, for scikit-learn's ``get_params`` and the like).
 """
 
 import importlib
@@ -290,6 +293,24 @@ def clear_type_docstrings(app, what, name, obj, options, lines):
         lines[:] = []
 
 
+def skip_torch_module_members(app, what, name, obj, skip, options):
+    """Skip a class member that is ``torch.nn.Module``'s own, unchanged.
+
+    The network classes (``sk_ebm.nets``) are ``nn.Module`` subclasses; with
+    ``:inherited-members:`` their pages would repeat torch's whole API, whose
+    docstrings are not valid reST for this build (they fail it). Members a
+    class defines or overrides (``forward``...) stay.
+    """
+    if what != "class":
+        return None
+    import torch
+
+    own = vars(torch.nn.Module)
+    if name in own and (obj is own[name] or obj is getattr(torch.nn.Module, name)):
+        return True
+    return None
+
+
 def sklearn_refs_as_text(app, env, node, contnode):
     """Render sklearn's own cross-references, in inherited docstrings, as text.
 
@@ -322,6 +343,7 @@ def setup(app):
     # Before Sphinx lists the source files, so autosummary sees these pages.
     app.connect("config-inited", write_api_pages)
     app.connect("autodoc-process-docstring", clear_type_docstrings)
+    app.connect("autodoc-skip-member", skip_torch_module_members)
     app.connect("missing-reference", sklearn_refs_as_text)
     app.connect("autodoc-skip-member", skip_torch_members)
     app.add_directive("benchmark-table", BenchmarkTable)

@@ -282,9 +282,12 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
 
     Notes
     -----
-    :meth:`score_samples` is ``-E(x)``, an *unnormalised* log density: its
-    ``log Z`` is unknown, so compare scores between rows of one model, not
-    between models.
+    :meth:`score_samples` is ``-E(x) - log Z``, with ``log Z`` estimated at
+    fit by annealed importance sampling (``log_z_``, with its standard error
+    ``log_z_stderr_``): a normalized log density, comparable between models
+    to within those errors. Early stopping ranks epochs by a cheaper
+    importance-sampling estimate from a Gaussian fitted to the training rows,
+    not by ``log_z_``.
 
     Chains start from ``sampler_params["init"]="diag_gaussian"`` unless told
     otherwise. The defaults were checked by ``benchmarks/sweep.py``; the
@@ -646,9 +649,10 @@ class DensityScoreTransformer(TransformerMixin, MetaEstimatorMixin, BaseEstimato
 
     Notes
     -----
-    The score column is in the units of ``estimator.score_samples``: for energy
-    models an unnormalised log density, whose scale depends on the fit. Put a
-    scaler after this step if the downstream model needs standardized inputs.
+    The score column is in the units of ``estimator.score_samples``: for
+    :class:`EnergyDensityEstimator` a normalized log density, for other models
+    whatever their scores are. Put a scaler after this step if the downstream
+    model needs standardized inputs.
     Scores of the training rows are in-sample: a flexible density model may
     score them higher than it will score new rows, so a downstream model fitted
     on them can trust the column more than it should.

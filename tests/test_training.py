@@ -234,13 +234,14 @@ def test_early_stopping_on_held_out_labeled_rows(iris):
 def test_density_early_stopping_scores_held_out_likelihood():
     X, _ = make_ring(2000, random_state=0)
     est = EnergyDensityEstimator(
-        max_iter=6, early_stopping=True, random_state=0, device="cpu"
+        max_iter=15, early_stopping=True, random_state=0, device="cpu"
     ).fit(X)
     scores = [row["val_score"] for row in est.history_]
     assert all(math.isfinite(s) for s in scores)
     # The held-out log-likelihood (standardized units) rises as the ring is
-    # learned; a Gaussian fitted to the ring would score about -2.2.
-    assert max(scores[-3:]) > scores[0] + 0.5
+    # learned, above the Gaussian fitted to the ring (about -2.2). Measured:
+    # -2.92 after the first epoch, -1.64 at the best of 15.
+    assert max(scores[-3:]) > max(scores[0] + 0.5, -2.2)
 
 
 def test_early_stopping_needs_rows_to_hold_out():

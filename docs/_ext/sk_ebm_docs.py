@@ -327,24 +327,11 @@ def sklearn_refs_as_text(app, env, node, contnode):
     return None
 
 
-def skip_torch_members(app, what, name, obj, skip, options):
-    """Leave out what the package's networks inherit from ``torch.nn.Module``.
-
-    ``forward`` and the package's own methods stay; torch's API (``apply``,
-    ``register_forward_hook``...) is torch's to document, and its docstrings
-    are not numpydoc.
-    """
-    if getattr(obj, "__module__", None) and obj.__module__.startswith("torch."):
-        return True
-    return None
-
-
 def setup(app):
     # Before Sphinx lists the source files, so autosummary sees these pages.
     app.connect("config-inited", write_api_pages)
     app.connect("autodoc-process-docstring", clear_type_docstrings)
     app.connect("autodoc-skip-member", skip_torch_module_members)
     app.connect("missing-reference", sklearn_refs_as_text)
-    app.connect("autodoc-skip-member", skip_torch_members)
     app.add_directive("benchmark-table", BenchmarkTable)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -2,9 +2,10 @@
 
 Three families, ``"sm"`` (exact, Hyvarinen), ``"ssm"`` (sliced) and ``"dsm"``
 (denoising), share one step: a score-matching loss on the data rows (the
-``p(x)`` term, weighted by ``alpha``), the squared-energy penalty that pins the
-energy's free constant, and for classifiers the cross-entropy of the labeled
-rows. They differ only in the loss, from :mod:`sk_ebm.score_matching`.
+``p(x)`` term, weighted by ``alpha``), the squared-energy penalty
+(``energy_reg``, when positive) that pins the energy's free constant, and for
+classifiers the cross-entropy of the labeled rows. They differ only in the
+loss, from :mod:`sk_ebm.score_matching`.
 
 The trade-off against the MCMC and VERA families: score matching is efficient
 and stable, but it fits the energy only where the data (or, for ``"dsm"``, the

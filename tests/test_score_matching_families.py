@@ -48,12 +48,13 @@ def test_score_matching_density_ranks_data_above_far_points(training):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("training, floor", [("dsm", 0.90), ("ssm", 0.89)])
-def test_score_matching_p_x_term_helps_semi_supervised_digits(training, floor):
-    # Measured (seed 0, 100 epochs): dsm 92.7 %, ssm 92.0 %; the same network
-    # on the 100 labeled rows alone: 89.0 % (docs/findings.md).
+@pytest.mark.parametrize("training", ["dsm", "ssm"])
+def test_score_matching_p_x_term_helps_semi_supervised_digits(training):
+    # Measured (seed 0, 40 epochs): dsm 92.0 %, ssm 91.8 % (100 epochs: 92.7
+    # and 92.0); a network on the 100 labeled rows alone: 89.0 %
+    # (docs/findings.md).
     X, y = load_digits(return_X_y=True)
     split = semi_supervised_split(X, y, n_labeled_per_class=10, label_seed=0)
-    clf = JEMClassifier(training=training, device="cpu", random_state=0)
+    clf = JEMClassifier(training=training, max_iter=40, device="cpu", random_state=0)
     clf.fit(split.X_train, split.y_train)
-    assert clf.score(split.X_test, split.y_test) >= floor
+    assert clf.score(split.X_test, split.y_test) >= 0.90

@@ -36,7 +36,9 @@ from .objectives import weighted_mean
 MAX_EXACT_FEATURES = 64
 
 
-def exact_score_matching_loss(energy_fn, x, weight=None, curvature_penalty=0.0):
+def exact_score_matching_loss(
+    energy_fn, x, weight=None, curvature_penalty=0.0, fixed_hessian=None
+):
     """Hyvarinen's score-matching loss, with the exact Hessian trace.
 
     ``loss = mean_rows[0.5 * ||grad_x E(x)||^2 - trace(Hessian_x E(x))]``
@@ -62,6 +64,11 @@ def exact_score_matching_loss(energy_fn, x, weight=None, curvature_penalty=0.0):
         unbounded below: an energy with a spike of unbounded curvature at each
         data row drives ``-trace(H)`` to minus infinity. The penalty bounds the
         curvature, so a flexible network cannot take that road.
+    fixed_hessian : torch.Tensor of shape (n_features, n_features) or None
+        The Hessian of a part of the energy with no parameters (a Gaussian
+        base's precision matrix): the penalty applies to the curvature the
+        network adds to it, not to the base's own, which along a
+        near-constant feature is huge and beyond the network's reach.
 
     Returns
     -------
@@ -120,14 +127,21 @@ def exact_score_matching_loss(energy_fn, x, weight=None, curvature_penalty=0.0):
         ],
         dim=1,
     )
-    curvature = (diagonal**2).sum(1)
+    added = diagonal if fixed_hessian is None else diagonal - fixed_hessian.diagonal()
+    curvature = (added**2).sum(1)
     return _score_matching_result(
         energies, grad, diagonal.sum(1), weight, curvature_penalty * curvature
     )
 
 
 def sliced_score_matching_loss(
-    energy_fn, x, generator, n_projections=1, weight=None, curvature_penalty=0.0
+    energy_fn,
+    x,
+    generator,
+    n_projections=1,
+    weight=None,
+    curvature_penalty=0.0,
+    fixed_hessian=None,
 ):
     """Sliced score matching: the Hessian trace estimated by random projections.
 
@@ -158,6 +172,9 @@ def sliced_score_matching_loss(
         curvature along the projections, scaled to match the exact loss's
         ``sum_j H_jj^2`` for an isotropic Hessian; it bounds the curvature for
         the reason :func:`exact_score_matching_loss` gives.
+    fixed_hessian : torch.Tensor of shape (n_features, n_features) or None
+        As in :func:`exact_score_matching_loss`: the penalty applies to the
+        curvature added to it.
 
     Returns
     -------
@@ -201,7 +218,10 @@ def sliced_score_matching_loss(
         (hessian_v,) = torch.autograd.grad((grad * v).sum(), x, create_graph=True)
         along = (hessian_v * v).sum(1)
         laplacian = laplacian + along
-        curvature = curvature + along**2
+        added = (
+            along if fixed_hessian is None else along - ((v @ fixed_hessian) * v).sum(1)
+        )
+        curvature = curvature + added**2
     curvature = curvature / (n_projections * x.shape[1])
     return _score_matching_result(
         energies, grad, laplacian / n_projections, weight, curvature_penalty * curvature

@@ -58,3 +58,15 @@ def test_score_matching_p_x_term_helps_semi_supervised_digits(training):
     clf = JEMClassifier(training=training, max_iter=40, device="cpu", random_state=0)
     clf.fit(split.X_train, split.y_train)
     assert clf.score(split.X_test, split.y_test) >= 0.90
+
+
+@pytest.mark.parametrize("training", ["sm", "ssm"])
+def test_a_constant_feature_does_not_blow_up_the_curvature_penalty(training):
+    # The base's curvature along a zero-variance feature is about 1/jitter; the
+    # penalty is on what the network adds to it (a fit diverged at a loss of
+    # 1e5 when it was on the whole energy's).
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    X[:, 1] = 2.0
+    est = EnergyDensityEstimator(training=training, **FAST_PARAMS).fit(X)
+    assert not any("recovery" in row for row in est.history_)
+    assert np.isfinite(est.score_samples(X)).all()

@@ -108,6 +108,9 @@ class _NeedsHessian(_ScoreMatching):
     """Exact and sliced score matching: second derivatives of the energy."""
 
     def build(self, net, data, n_classes, generator, init_generator):
+        # The curvature penalty is on what the network adds to a base's.
+        base_precision = getattr(net, "base_precision", None)
+        self.fixed_hessian = None if base_precision is None else base_precision()
         if self.params["activation"] in _PIECEWISE_LINEAR:
             raise ValueError(
                 f"training={self.params['training']!r} needs the second "
@@ -142,6 +145,7 @@ class ExactScoreMatching(_NeedsHessian):
             x,
             weight=weight,
             curvature_penalty=self.params["score_params"]["curvature_penalty"],
+            fixed_hessian=self.fixed_hessian,
         )
 
 
@@ -157,6 +161,7 @@ class SlicedScoreMatching(_NeedsHessian):
             n_projections=self.params["score_params"]["n_projections"],
             weight=weight,
             curvature_penalty=self.params["score_params"]["curvature_penalty"],
+            fixed_hessian=self.fixed_hessian,
         )
 
 

@@ -61,6 +61,10 @@ class BaseCorrectedNet(nn.Module):
             - 0.5 * n_features * math.log(2 * math.pi)
         )
 
+    def base_precision(self):
+        """The base's precision matrix: the Hessian of its energy."""
+        return torch.cholesky_inverse(self.base_scale_tril)
+
     def forward(self, x):
         f = self.inner(x)
         lse = torch.logsumexp(f, dim=1, keepdim=True)

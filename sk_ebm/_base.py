@@ -159,22 +159,15 @@ class _BaseEnergyEstimator(BaseEstimator):
         valid = None
         if self.early_stopping:
             data, valid = self._split_validation(data, generator)
-        family = self.family_ if warm else FAMILIES[self.training]()
-        if self.alpha == "auto":
-            params["alpha"] = family.auto_alpha[self._model_kind]
-        family.configure(params, self._build_sampler(family, params))
-        net = (
-            self.net_
-            if warm
-            else self._new_network(config, data, family, init_generator)
-        )
-        net = net.to(self.device_)
-        control = LoopControl(health=self._health_check(net, data, seed + 3))
-        if valid is not None:
-            control.validation = self._validation_score(net, data, valid, generator)
-            control.n_iter_no_change = self.n_iter_no_change
-        if not warm:
+        family = self._configured_family(params, warm)
+        if warm:
+            net = self.net_.to(self.device_)
+        else:
+            net = self._new_network(config, data, family, init_generator)
+            net = net.to(self.device_)
             n_classes = None if y_index is None else n_outputs
+        control = self._loop_control(net, data, valid, generator, seed)
+        if not warm:
             family.build(net, data, n_classes, generator, init_generator)
         result = train(
             net,
@@ -189,6 +182,24 @@ class _BaseEnergyEstimator(BaseEstimator):
         self._set_fitted_state(family, net, config, params["alpha"])
         self.data_min_, self.data_max_ = X.min(axis=0), X.max(axis=0)
         self._set_history(result, warm)
+
+    def _configured_family(self, params, warm):
+        """The training family (the fitted one on a warm start), configured."""
+        family = self.family_ if warm else FAMILIES[self.training]()
+        if self.alpha == "auto":
+            params["alpha"] = family.auto_alpha[self._model_kind]
+        family.configure(params, self._build_sampler(family, params))
+        return family
+
+    def _loop_control(self, net, data, valid, generator, seed):
+        """Health check, and early stopping on ``valid`` rows when asked."""
+        # The health check draws from a generator of its own: the fit's stream
+        # stays what it was without it.
+        control = LoopControl(health=self._health_check(net, data, seed + 3))
+        if valid is not None:
+            control.validation = self._validation_score(net, data, valid, generator)
+            control.n_iter_no_change = self.n_iter_no_change
+        return control
 
     def _new_network(self, config, data, family, init_generator):
         """The registered network, on the base distribution if ``base`` says so."""

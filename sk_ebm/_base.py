@@ -412,6 +412,11 @@ class _BaseEnergyEstimator(BaseEstimator):
         steps = params["sample_steps"]
         if steps is None:
             steps = family.default_sample_steps
+            if y_index is not None:
+                # Class-conditional chains start from class Gaussians, not
+                # from model samples: they need steps on the class energy even
+                # where an unconditional draw needs none (VERA's generator).
+                steps = max(steps, params["n_steps"])
         y = None
         if y_index is None:
             x0 = family.start_points(n_samples, generator)

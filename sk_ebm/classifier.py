@@ -585,8 +585,9 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         y : label or array-like of shape (n_samples,), default=None
             Draw from ``p(x | y)`` (energy ``-f(x)[y]``) for these labels from
             ``classes_``: chains start from the Gaussian of each class's
-            labeled rows (``class_init_``) and follow the class energy. None
-            draws from ``p(x)``.
+            labeled rows (``class_init_``) and follow the class energy, for
+            at least ``n_steps`` steps unless ``sample_steps`` says otherwise.
+            None draws from ``p(x)``.
         random_state : int, RandomState instance or None, default=None
             Seeds the draw.
         clip : bool, default=True

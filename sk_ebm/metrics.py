@@ -40,10 +40,14 @@ UNLABELED = -1
 
 
 @validate_params(
-    {"y_true": ["array-like"], "y_pred": ["array-like"]},
+    {
+        "y_true": ["array-like"],
+        "y_pred": ["array-like"],
+        "sample_weight": ["array-like", None],
+    },
     prefer_skip_nested_validation=True,
 )
-def labeled_accuracy_score(y_true, y_pred):
+def labeled_accuracy_score(y_true, y_pred, *, sample_weight=None):
     """Accuracy over the labeled rows only: rows with ``y_true == -1`` are skipped.
 
     With semi-supervised targets, plain accuracy counts every unlabeled row as
@@ -57,6 +61,8 @@ def labeled_accuracy_score(y_true, y_pred):
         object array of string labels).
     y_pred : array-like of shape (n_samples,)
         Predicted labels.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the rows (those of unlabeled rows are ignored).
 
     Returns
     -------
@@ -79,7 +85,11 @@ def labeled_accuracy_score(y_true, y_pred):
             UndefinedMetricWarning,
         )
         return float("nan")
-    return float(accuracy_score(y_true[labeled], y_pred[labeled]))
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight)[labeled]
+    return float(
+        accuracy_score(y_true[labeled], y_pred[labeled], sample_weight=sample_weight)
+    )
 
 
 #: ``scoring=labeled_accuracy_scorer`` in ``GridSearchCV`` or

@@ -21,7 +21,13 @@ protocol), ``lof-raw`` (the same on the input as given: on digits' raw pixels
 it is much stronger, see the table), ``isolation-forest``, ``gmm``
 (``GaussianMixture`` log-likelihood on standardized input, one component per
 class, diagonal covariances), ``mlp-max-softmax`` (``MLPClassifier``'s largest
-class probability, standardized input).
+class probability, standardized input), ``knn`` and ``knn-raw`` (minus the
+distance to the 5th nearest training row, on standardized input and on the
+input as given: the strongest cheap tabular detector in ADBench),
+``ce-energy`` and ``ce-max-softmax`` (a two-hidden-layer torch MLP of
+JEMClassifier's width trained with cross-entropy only, by skorch, on
+standardized input: its energy score ``logsumexp`` of the logits, Liu et al.
+2020, and its largest class probability).
 
     python benchmarks/ood.py [--quick] [--datasets digits fashion-mnist]
         [--seeds 0 1 2] [--methods ...] [--fresh]
@@ -39,9 +45,11 @@ sys.path.append(str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from sklearn.base import BaseEstimator  # noqa: E402
 from sklearn.ensemble import IsolationForest  # noqa: E402
 from sklearn.mixture import GaussianMixture  # noqa: E402
-from sklearn.neighbors import LocalOutlierFactor  # noqa: E402
+from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils import Bunch  # noqa: E402
@@ -65,7 +73,14 @@ METHODS = (
     "isolation-forest",
     "gmm",
     "mlp-max-softmax",
+    "knn",
+    "knn-raw",
+    "ce-energy",
+    "ce-max-softmax",
 )
+
+#: The neighbour whose distance is the ``knn`` score (ADBench's choice).
+N_NEIGHBORS = 5
 
 
 def digits(n_train):
@@ -117,7 +132,48 @@ def scorer(method, seed, n_classes):
     if method == "mlp-max-softmax":
         mlp = make_pipeline(StandardScaler(), _common.mlp(seed))
         return _fit_then(mlp, "predict_proba", labels=True, reduce=np.max)
+    if method in ("knn", "knn-raw"):
+        knn = _KNNDistance()
+        return _fit_then(
+            knn if method == "knn-raw" else _standardized(knn), "score_samples"
+        )
+    if method in ("ce-energy", "ce-max-softmax"):
+        return _cross_entropy_twin(method, seed, n_classes)
     raise ValueError(f"unknown method {method!r}")
+
+
+def _standardized(model):
+    return make_pipeline(StandardScaler(), model)
+
+
+class _KNNDistance(BaseEstimator):
+    """Score = minus the distance to the ``N_NEIGHBORS``-th training row."""
+
+    def fit(self, X, y=None):
+        self.neighbors_ = NearestNeighbors(n_neighbors=N_NEIGHBORS).fit(X)
+        return self
+
+    def score_samples(self, X):
+        return -self.neighbors_.kneighbors(X)[0][:, -1]
+
+
+def _cross_entropy_twin(method, seed, n_classes):
+    def run(X, y):
+        scaler = StandardScaler().fit(X)
+        net = _common.skorch_mlp(seed, X.shape[1], n_classes)
+        net.fit(scaler.transform(X), y)
+
+        def score(X_new):
+            logits = net.steps[-1][1].forward(
+                np.asarray(scaler.transform(X_new), dtype=np.float32)
+            )
+            if method == "ce-energy":
+                return torch.logsumexp(logits, dim=1).numpy()
+            return torch.softmax(logits, dim=1).max(dim=1).values.numpy()
+
+        return score
+
+    return run
 
 
 def _fit_then(model, method, labels=False, reduce=None):

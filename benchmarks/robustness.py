@@ -20,27 +20,32 @@ is the control: refinement on a network never trained as a density.
 Attacks, white-box, on the whole predict path: untargeted PGD on the margin
 loss (best wrong logit minus the true one; the cross-entropy's gradient
 vanishes where refinement saturates the softmax, see ``margin_loss``) of
-``JEMClassifier._refined_logits(x, keep_graph=True)``, the
-same float64 function ``predict`` computes (scaler, ``refine_steps`` sampler
-steps, network), differentiated through every refinement step. The
-refinement's noise is the deployed one (a generator seeded by
-``refine_seed_``, the same noise at every call), so the attacker
-differentiates exactly the function it attacks; no expectation over noise is
-needed (``--eot N`` averages the gradient over N fresh noise draws instead, to
-check). Inputs in pixel units (digits: 0..16), clipped to the pixel range
-after each step; L-infinity and L2 balls of ``--linf`` and ``--l2`` radii in
-pixel units; ``--pgd-steps`` steps of size ``2.5 * eps / steps``, a uniform
-random start in the ball; a row counts as robust only if it is classified
-correctly at every iterate (the starting point included). Own loop: foolbox
-3.3.4 installs beside torch but its PGD would need a wrapper for float64 and
-for the refinement's generator; torchattacks pulls another torch.
+``JEMClassifier._refined_logits``, the same float64 function ``predict``
+computes (scaler, ``refine_steps`` sampler steps, network). Refined models
+are attacked twice: with the exact gradient through every refinement step
+(``keep_graph=True``), and with BPDA (``straight_through=True``: the
+refinement treated as the identity on the way back); a row counts as robust
+only if both fail. The refinement's noise is the deployed one (a generator
+seeded by ``refine_seed_``, the same noise at every call), so the attacker
+differentiates exactly the function it attacks and needs no expectation over
+the noise (``--eot N`` averages the exact gradient over N fresh noise draws
+instead, to check). Inputs in pixel units (digits: 0..16), clipped to the
+pixel range after each step; L-infinity and L2 balls of ``--linf`` and
+``--l2`` radii in pixel units; ``--pgd-steps`` steps of size
+``2.5 * eps / steps`` from a uniform random start in the ball. A row counts
+as robust at eps only if it was classified correctly at every iterate (the
+start included) of this eps and of every smaller one (an adversarial inside
+a smaller ball is inside the larger). Own loop: foolbox 3.3.4 installs beside
+torch but would need a wrapper for float64 and for the refinement's
+generator; torchattacks pulls another torch.
 
 Distal adversarials (Schott et al.; JEM figure 6): ``--n-distal`` images of
 uniform noise in the pixel range, each pushed for ``--distal-steps`` signed
-gradient steps of ``--distal-step`` pixels on ``log p(y = c | x)`` for a
-target class c (cycling over classes), clipped to the pixel range, no other
-budget. Reported: the mean probability of the target class and the share of
-images above 0.9.
+gradient steps of ``--distal-step`` pixels (default 1/64 of the pixel range)
+on ``log p(y = c | x)`` through the refinement, for a target class c
+(cycling over classes), clipped to the pixel range, no other budget.
+Reported: the mean probability of the target class, the share of images
+above 0.9, and the mean largest class probability.
 
     python benchmarks/robustness.py [--quick] [--datasets digits]
         [--seeds 0] [--refine-steps 10] [--pgd-steps 20] [--fresh]
@@ -248,7 +253,8 @@ def distal(model, data, args, seed):
         args.n_distal, n_features, generator=generator, dtype=torch.float64
     )
     target = torch.arange(args.n_distal) % len(model.classes_)
-    step = args.distal_step
+    # Default: 1/64 of the pixel range (0.25 on digits' 0..16).
+    step = args.distal_step or (data.high - data.low) / 64
     for _ in range(args.distal_steps):
         x.requires_grad_(True)
         log_p = torch.log_softmax(model._refined_logits(x, keep_graph=True), dim=1)
@@ -424,7 +430,7 @@ def main(argv=None):
     parser.add_argument("--n-train", type=int, default=5000)
     parser.add_argument("--n-distal", type=int, default=100)
     parser.add_argument("--distal-steps", type=int, default=100)
-    parser.add_argument("--distal-step", type=float, default=0.25)
+    parser.add_argument("--distal-step", type=float, default=None)
     parser.add_argument("--max-iter", type=int, default=None)
     parser.add_argument("--network", default="conv")
     parser.add_argument(

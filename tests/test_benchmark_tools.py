@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
 import density_toys  # noqa: E402
 import openml_runner  # noqa: E402
+import robustness  # noqa: E402
 import sweep  # noqa: E402
 
 
@@ -212,3 +213,31 @@ def test_novelty_summary_ranks_inversions_and_failures():
     # ebm-x: mean of 0.5 (set a) and 0.8 (set b); one fit below 0.5, one failed
     assert "| ebm-x | 65.0 | 1.50 | 1 | 1 |" in text
     assert "| knn | 70.0 | 1.50 | 0 | 0 |" in text
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_pgd_start_and_projection_stay_in_the_ball(norm):
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.zeros(500, 64, dtype=torch.float64)
+    start = robustness._random_start(x, 2.0, norm, g)
+    noise = torch.randn(500, 64, generator=g, dtype=torch.float64)
+    big = robustness._project(10 * noise, 2.0, norm)
+    for delta in (start, big):
+        size = delta.abs().amax(1) if norm == "linf" else delta.norm(dim=1)
+        assert (size <= 2.0 + 1e-9).all()
+    # The projection reaches the boundary; the start fills the ball.
+    edge = big.abs().amax(1) if norm == "linf" else big.norm(dim=1)
+    np.testing.assert_allclose(edge.numpy(), 2.0)
+    inside = start.abs().amax(1) if norm == "linf" else start.norm(dim=1)
+    assert inside.min() < 2.0 and inside.max() > 1.8
+
+
+def test_margin_loss_is_positive_exactly_where_the_prediction_is_wrong():
+    import torch
+
+    logits = torch.tensor([[3.0, 1.0, 0.0], [0.0, 2.0, 5.0]])
+    y = torch.tensor([0, 1])
+    # Row 0: 1 - 3 = -2 (right); row 1: 5 - 2 = 3 (wrong).
+    assert float(robustness.margin_loss(logits, y)) == pytest.approx(1.0)

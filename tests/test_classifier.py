@@ -344,3 +344,95 @@ def test_score_samples_separates_unseen_digits():
     # Class-conditional samples look like their class to the classifier.
     samples = clf.sample(100, y=3, random_state=0)
     assert (clf.predict(samples) == 3).mean() > 0.7
+
+
+# ------------------------------------------------------------------ refinement
+@pytest.fixture(scope="module")
+def digits_fitted():
+    X_train, X_test, y_train, y_test = digits_split()
+    clf = JEMClassifier(**FAST_PARAMS).fit(X_train, y_train)
+    return clf, X_test[:200], y_test[:200]
+
+
+@pytest.mark.parametrize(
+    "sampler, all_rows",
+    # The fitted step without noise is gradient ascent on log p(x): every row
+    # rises. JEM's cold sampler (step 1, noise 0.01) rises on average. The
+    # default, correctly scaled Langevin, is a sampler, not an ascent: from the
+    # data it lowers log p(x) slightly on average (see the Notes).
+    [(dict(noise_scale=0.0), True), (dict(step_size=1.0, noise_scale=0.01), False)],
+)
+def test_refinement_raises_log_p_and_keeps_clean_accuracy(
+    digits_fitted, sampler, all_rows
+):
+    clf, X, y = digits_fitted
+    raw = clone_fitted(clf, refine_steps=0)
+    refined = clone_fitted(clf, refine_steps=10, **sampler)
+    log_p_raw = logsumexp_rows(raw.decision_function(X))
+    log_p_refined = logsumexp_rows(refined.decision_function(X))
+    # The refined logits are those of the refined points.
+    assert log_p_refined.mean() > log_p_raw.mean() + 0.02
+    assert (log_p_refined > log_p_raw).mean() >= (1.0 if all_rows else 0.9)
+    assert abs(refined.score(X, y) - raw.score(X, y)) <= 0.01
+    # score_samples still scores the input as given.
+    np.testing.assert_array_equal(refined.score_samples(X), raw.score_samples(X))
+
+
+def test_refined_predictions_are_deterministic_and_batch_free(digits_fitted):
+    clf, X, _ = digits_fitted
+    refined = clone_fitted(clf, refine_steps=5)
+    proba = refined.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(refined.predict_proba(X), proba)
+    np.testing.assert_allclose(refined.predict_proba(X[::-1])[::-1], proba, atol=1e-12)
+    np.testing.assert_allclose(refined.predict_proba(X[5:9]), proba[5:9], atol=1e-12)
+    np.testing.assert_array_equal(refined.predict(X), refined.classes_[proba.argmax(1)])
+    np.testing.assert_allclose(refined.predict_log_proba(X), np.log(proba), atol=1e-10)
+    # Another seed draws other noise.
+    reseeded = clone_fitted(clf, refine_steps=5)
+    reseeded.refine_seed_ += 1
+    assert np.abs(reseeded.predict_proba(X) - proba).max() > 1e-6
+
+
+def test_refined_logits_are_the_predict_path_and_differentiable(digits_fitted):
+    clf, X, _ = digits_fitted
+    refined = clone_fitted(clf, refine_steps=3)
+    x = torch.tensor(X[:20], dtype=torch.float64, requires_grad=True)
+    logits = refined._refined_logits(x, keep_graph=True)
+    np.testing.assert_allclose(
+        logits.detach().numpy(), refined.decision_function(X[:20]), atol=1e-10
+    )
+    # The gradient through the refinement matches a finite difference.
+    (grad,) = torch.autograd.grad(logits[:, 0].sum(), x)
+    step = torch.zeros_like(x)
+    step[:, 10] = 1e-4
+    with torch.no_grad():
+        up = refined._refined_logits(x + step)[:, 0]
+        down = refined._refined_logits(x - step)[:, 0]
+    np.testing.assert_allclose(
+        grad[:, 10].numpy(), ((up - down) / 2e-4).numpy(), rtol=1e-3, atol=1e-6
+    )
+    # BPDA: the same values, the plain network's gradient at the refined point.
+    straight = refined._refined_logits(x, straight_through=True)
+    torch.testing.assert_close(straight.detach(), logits.detach())
+    (bpda,) = torch.autograd.grad(straight[:, 0].sum(), x)
+    assert bpda.abs().sum() > 0 and not torch.allclose(bpda, grad)
+
+
+def test_refine_steps_is_validated_at_fit_and_at_predict(digits_fitted, iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="refine_steps"):
+        JEMClassifier(refine_steps=-1, **FAST_PARAMS).fit(X, y)
+    clf, X_digits, _ = digits_fitted
+    with pytest.raises(ValueError, match="refine_steps"):
+        clone_fitted(clf, refine_steps=-2).predict(X_digits)
+
+
+def clone_fitted(clf, **params):
+    """A copy of a fitted model with other parameters (as set_params would)."""
+    return pickle.loads(pickle.dumps(clf)).set_params(**params)
+
+
+def logsumexp_rows(logits):
+    peak = logits.max(axis=1, keepdims=True)
+    return (peak + np.log(np.exp(logits - peak).sum(1, keepdims=True)))[:, 0]

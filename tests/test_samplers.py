@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from sk_ebm.nets import MLPEnergyNet, energy, frozen
-from sk_ebm.samplers import SGLD, FreshChains, InitDistribution, ReplayBuffer
+from sk_ebm.samplers import (
+    SGLD,
+    AnnealedLangevin,
+    FreshChains,
+    InitDistribution,
+    ReplayBuffer,
+)
 
 
 def _gen(seed=0):
@@ -43,6 +49,44 @@ def test_sgld_grad_clipping_bounds_each_move():
     x, _ = sampler.run(x0, lambda x: (x**2).sum(1), 1, _gen())
     moves = (x - x0).norm(dim=1)
     torch.testing.assert_close(moves, torch.full((2,), 0.5))
+
+
+@pytest.mark.parametrize(
+    "sampler, contraction",
+    # On E = |x|^2 / 2 a step maps x to (1 - eps) x + noise, so K steps from
+    # x0 have the Jacobian (1 - eps)^K whatever the noise.
+    [
+        (SGLD(0.1, 0.3), 0.9**5),
+        (AnnealedLangevin([0.2, 0.1], 0.1), (1 - 0.2) ** 5 * (1 - 0.05) ** 5),
+    ],
+)
+def test_create_graph_differentiates_the_chain_through_every_step(sampler, contraction):
+    x0 = torch.randn(4, 3, generator=_gen(), dtype=torch.float64, requires_grad=True)
+    x, _ = sampler.run(x0, lambda x: 0.5 * (x**2).sum(1), 5, _gen(1), create_graph=True)
+    (grad,) = torch.autograd.grad(x.sum(), x0)
+    torch.testing.assert_close(grad, torch.full_like(grad, contraction))
+    detached, _ = sampler.run(x0, lambda x: 0.5 * (x**2).sum(1), 5, _gen(1))
+    assert not detached.requires_grad
+    torch.testing.assert_close(detached, x.detach())
+
+
+@pytest.mark.parametrize("sampler", [SGLD(0.1, 0.3), AnnealedLangevin([0.2], 0.1)])
+def test_shared_noise_makes_a_chain_independent_of_its_batch(sampler):
+    x0 = torch.randn(6, 3, generator=_gen())
+    run = lambda x: sampler.run(  # noqa: E731
+        x, lambda x: 0.5 * (x**2).sum(1), 4, _gen(1), shared_noise=True
+    )[0]
+    together = run(x0)
+    torch.testing.assert_close(together[2:4], run(x0[2:4]))
+    torch.testing.assert_close(together.flip(0), run(x0.flip(0)))
+    # The noise is shared, not absent: rows that start equal end equal, and
+    # another seed moves them elsewhere.
+    same = run(x0[:1].expand(3, 3))
+    torch.testing.assert_close(same, same[:1].expand(3, 3))
+    other = sampler.run(
+        x0[:1], lambda x: 0.5 * (x**2).sum(1), 4, _gen(2), shared_noise=True
+    )[0]
+    assert (same[0] - other[0]).abs().max() > 0.05
 
 
 def test_sampling_the_network_computes_no_parameter_gradient():

@@ -15,6 +15,10 @@ class EnergyTarget:
     ----------
     energy_fn : callable
         Maps a batch to its energies, shape (n_chains,).
+    create_graph : bool, default=False
+        Keep the graph of each gradient, so that a chain's end point can be
+        differentiated with respect to its start (an attack through
+        refinement). False detaches everything, as chains for training need.
 
     Attributes
     ----------
@@ -22,16 +26,23 @@ class EnergyTarget:
         The last gradient computed, for diagnostics.
     """
 
-    def __init__(self, energy_fn):
+    def __init__(self, energy_fn, create_graph=False):
         self.energy_fn = energy_fn
+        self.create_graph = create_graph
         self.last_grad = None
 
     def energy_and_grad(self, x):
-        """``(E(x), grad_x E(x))`` for a batch, both detached."""
-        x = x.detach().requires_grad_(True)
-        energies = self.energy_fn(x)
-        (grad,) = torch.autograd.grad(energies.sum(), x)
+        """``(E(x), grad_x E(x))`` for a batch, detached unless ``create_graph``."""
+        if not (self.create_graph and x.requires_grad):
+            x = x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            energies = self.energy_fn(x)
+            (grad,) = torch.autograd.grad(
+                energies.sum(), x, create_graph=self.create_graph
+            )
         self.last_grad = grad
+        if self.create_graph:
+            return energies, grad
         return energies.detach(), grad
 
     def grad(self, x):
@@ -92,7 +103,16 @@ class BaseSampler:
         """
         return ""
 
-    def run(self, x0, energy_fn, n_steps, generator):
+    def run(
+        self,
+        x0,
+        energy_fn,
+        n_steps,
+        generator,
+        *,
+        create_graph=False,
+        shared_noise=False,
+    ):
         """Run ``n_steps`` steps from ``x0``.
 
         Parameters
@@ -105,22 +125,39 @@ class BaseSampler:
             Number of steps.
         generator : torch.Generator
             Source of the noise.
+        create_graph : bool, default=False
+            Return final states that keep the graph back to ``x0`` (when
+            ``x0`` requires a gradient), through every step's energy gradient.
+            Costs memory in proportion to ``n_steps``.
+        shared_noise : bool, default=False
+            Draw the noise of one chain and add it to every chain, so that a
+            chain's path depends only on its start and the generator's seed,
+            not on which other chains run beside it.
 
         Returns
         -------
         x : torch.Tensor
-            Final states, detached.
+            Final states, detached unless ``create_graph``.
         stats : dict
             ``grad_norm``: mean norm over chains of the energy gradient at the
             last step.
         """
-        x = x0.detach().clone()
-        target = EnergyTarget(energy_fn)
-        noise = self.draw_noise(n_steps, x, generator)
+        x = _start(x0, create_graph)
+        target = EnergyTarget(energy_fn, create_graph=create_graph)
+        noise = self.draw_noise(n_steps, x[:1] if shared_noise else x, generator)
         for k in range(n_steps):
             x = self.step(x, target, None if noise is None else noise[k], generator)
         # Measured on the last step only: a norm per step would cost a device
         # synchronisation per step for a diagnostic.
         grad = target.last_grad
-        grad_norm = 0.0 if grad is None else float(grad.flatten(1).norm(dim=1).mean())
-        return x.detach(), {"grad_norm": grad_norm}
+        grad_norm = (
+            0.0 if grad is None else float(grad.detach().flatten(1).norm(dim=1).mean())
+        )
+        return (x if create_graph else x.detach()), {"grad_norm": grad_norm}
+
+
+def _start(x0, create_graph):
+    """The chains' first state: ``x0`` itself when a graph back to it is kept."""
+    if create_graph and x0.requires_grad:
+        return x0
+    return x0.detach().clone()

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from ._base import BaseSampler, EnergyTarget
+from ._base import BaseSampler, EnergyTarget, _start
 
 
 class AnnealedLangevin(BaseSampler):
@@ -78,7 +78,16 @@ class AnnealedLangevin(BaseSampler):
         self.step_size *= 0.5
         return f"step_size -> {self.step_size:.3g}"
 
-    def run(self, x0, energy_fn, n_steps, generator):
+    def run(
+        self,
+        x0,
+        energy_fn,
+        n_steps,
+        generator,
+        *,
+        create_graph=False,
+        shared_noise=False,
+    ):
         """Run ``n_steps`` steps at each noise scale from ``x0``.
 
         Parameters
@@ -93,24 +102,30 @@ class AnnealedLangevin(BaseSampler):
             Steps per noise scale.
         generator : torch.Generator
             Source of the noise.
+        create_graph : bool, default=False
+            Keep the graph back to ``x0`` (see :meth:`BaseSampler.run`).
+        shared_noise : bool, default=False
+            One chain's noise added to every chain (see
+            :meth:`BaseSampler.run`).
 
         Returns
         -------
         x : torch.Tensor
-            Final states, detached.
+            Final states, detached unless ``create_graph``.
         stats : dict
             ``grad_norm``: mean norm over chains of the energy gradient at the
             last step.
         """
         sigmas = torch.as_tensor(self.sigmas, dtype=torch.float64).reshape(-1)
         sigmas = sigmas.sort(descending=True).values.tolist()
-        x = x0.detach().clone()
-        target = EnergyTarget(energy_fn)
+        x = _start(x0, create_graph)
+        target = EnergyTarget(energy_fn, create_graph=create_graph)
         grad = None
+        shape = x[:1].shape if shared_noise else x.shape
         for sigma in sigmas:
             alpha = self.step_size * (sigma / sigmas[-1]) ** 2
             noise = torch.randn(
-                (n_steps, *x.shape), generator=generator, device=x.device, dtype=x.dtype
+                (n_steps, *shape), generator=generator, device=x.device, dtype=x.dtype
             )
             for k in range(n_steps):
                 grad = target.grad(x)
@@ -118,8 +133,10 @@ class AnnealedLangevin(BaseSampler):
                 x.add_(noise[k], alpha=math.sqrt(alpha))
         # On the last step only: a norm per step would cost a device
         # synchronisation per step for a diagnostic.
-        grad_norm = 0.0 if grad is None else float(grad.flatten(1).norm(dim=1).mean())
-        return x, {"grad_norm": grad_norm}
+        grad_norm = (
+            0.0 if grad is None else float(grad.detach().flatten(1).norm(dim=1).mean())
+        )
+        return (x if create_graph else x.detach()), {"grad_norm": grad_norm}
 
     def _clipped(self, grad):
         if self.clip_grad is None:

@@ -200,7 +200,7 @@ def table(rows, settings):
         header = [
             "setting",
             *[t for t, _ in tasks],
-            "novelty mean",
+            "novelty mean (sets shown)",
             "tasks < 50",
             "worst rank",
             "mean rank",

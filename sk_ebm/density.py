@@ -311,7 +311,8 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
     not by ``log_z_``.
 
     Chains start from ``sampler_params["init"]="diag_gaussian"`` unless told
-    otherwise. The defaults were checked by ``benchmarks/sweep.py``; the
+    otherwise. The defaults were checked by ``benchmarks/sweep.py``, and
+    the base's correction bound by ``benchmarks/density_sweep.py``; the
     README's "Defaults" section has the tables.
 
     References

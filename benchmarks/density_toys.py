@@ -12,7 +12,10 @@ measured three ways:
   from a blurred ring); in brackets the floor, the same statistic for 1,000
   training rows;
 * ``sample_ll``: mean held-out log-likelihood under a ``KernelDensity`` fitted
-  to 1,000 drawn samples, beside the same KDE fitted to 1,000 training rows.
+  to 1,000 drawn samples, beside the same KDE fitted to 1,000 training rows;
+* ``modes`` and ``near_mode`` (eight Gaussians only): how many of the 8 modes
+  have a drawn sample within 3 standard deviations (0.6) of their centre, and
+  the share of the samples within 3 standard deviations of some mode.
 
     python benchmarks/density_toys.py [--quick] [--seeds 0 1 2] [--methods ...]
 
@@ -48,10 +51,20 @@ def ring(n, rng):
     return circle + 0.1 * rng.normal(size=(n, 2))
 
 
+MODE_RADIUS, MODE_STD = 2.0, 0.2
+MODES = MODE_RADIUS * np.column_stack(
+    [np.cos(2 * np.pi * np.arange(8) / 8), np.sin(2 * np.pi * np.arange(8) / 8)]
+)
+
+
 def eight_gaussians(n, rng):
-    angle = 2 * np.pi * rng.integers(0, 8, n) / 8
-    centers = 2 * np.column_stack([np.cos(angle), np.sin(angle)])
-    return centers + 0.2 * rng.normal(size=(n, 2))
+    return MODES[rng.integers(0, 8, n)] + MODE_STD * rng.normal(size=(n, 2))
+
+
+def mode_coverage(samples):
+    """(modes with a sample within 3 std, share of samples within 3 std of one)."""
+    near = euclidean_distances(samples, MODES) < 3 * MODE_STD
+    return int(near.any(0).sum()), float(near.any(1).mean())
 
 
 DATASETS = {"ring": ring, "8gaussians": eight_gaussians}
@@ -127,6 +140,9 @@ def evaluate(name, data_name, seed, epochs):
     real = X[:N_DRAW]
     sample_kde = KernelDensity(bandwidth=bandwidth).fit(samples)
     real_kde = KernelDensity(bandwidth=bandwidth).fit(real)
+    modes, near_mode = (
+        mode_coverage(samples) if data_name == "8gaussians" else (None, None)
+    )
     return {
         "dataset": data_name,
         "method": name,
@@ -136,6 +152,8 @@ def evaluate(name, data_name, seed, epochs):
         "mmd_training_rows": mmd2(real, held_out, median),
         "sample_ll": float(sample_kde.score_samples(held_out).mean()),
         "sample_ll_training_rows": float(real_kde.score_samples(held_out).mean()),
+        "modes": modes,
+        "near_mode": near_mode,
         "seconds": seconds,
         "epochs": epochs if name.startswith("ebm") else None,
     }
@@ -145,8 +163,9 @@ def table(rows):
     """Markdown table: mean (std) over seeds per dataset and method."""
     lines = [
         "| dataset | method | AUROC vs background | MMD^2 x 1e3 "
-        "(training rows) | sample KDE log-lik (training rows) | seconds |",
-        "|---|---|---|---|---|---|",
+        "(training rows) | sample KDE log-lik (training rows) | modes covered "
+        "| samples within 3 std of a mode | seconds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     keys = sorted({(r["dataset"], r["method"]) for r in rows}, key=str)
     for dataset, method in keys:
@@ -156,11 +175,16 @@ def table(rows):
             values = scale * np.array([r[key] for r in group])
             return f"{values.mean():.{digits}f} ({values.std():.{digits}f})"
 
+        coverage = " | "
+        if group[0].get("modes") is not None:
+            modes = [r["modes"] for r in group]
+            coverage = f"{min(modes)}-{max(modes)} | {stat('near_mode')}"
         lines.append(
             f"| {dataset} | {method} | {stat('auroc')} | "
             f"{stat('mmd', 1e3, 2)} ({stat('mmd_training_rows', 1e3, 2)}) | "
             f"{stat('sample_ll', digits=2)} "
             f"({stat('sample_ll_training_rows', digits=2)}) | "
+            f"{coverage} | "
             f"{stat('seconds', digits=0)} |"
         )
     return "\n".join(lines)

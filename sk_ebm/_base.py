@@ -213,8 +213,12 @@ class _BaseEnergyEstimator(BaseEstimator):
             net,
             gaussian.mean.to(data.X.dtype),
             gaussian.scale_tril.to(data.X.dtype),
-            BASE_CORRECTION_BOUND,
+            self._correction_bound(data.X.shape[0]),
         )
+
+    def _correction_bound(self, n_samples):
+        """Largest correction, in nats, the network adds to the base's log density."""
+        return BASE_CORRECTION_BOUND
 
     def _health_check(self, net, data, seed):
         """A check of the fit after each epoch (see ``LoopControl.health``)."""
@@ -476,10 +480,10 @@ class _BaseEnergyEstimator(BaseEstimator):
 
 
 #: Largest magnitude, in nats, of the network's correction to the base
-#: (``base="gaussian"``). Measured with PCD (seed 0): digits 0-4 against 5-9
-#: AUROC 93.3 / 95.9 / 95.6 with bounds 5 / 20 / 64 (95.3 without a base);
-#: breast cancer and wine (3 seeds each) lose 1 to 3 points from bound 2 to 20,
-#: where the Gaussian alone is hard to beat. A row 10 standard deviations out
+#: (``base="gaussian"``): the classifier's, and the density model's for many
+#: rows (it lowers it for few, see ``density.DENSITY_ROWS_PER_NAT``). Measured
+#: with PCD (seed 0): digits 0-4 against 5-9 AUROC 93.3 / 95.9 / 95.6 with
+#: bounds 5 / 20 / 64 (95.3 without a base). A row 10 standard deviations out
 #: along one direction has a base log density about 50 below a typical row's,
 #: more than twice this bound, so it scores below every training row.
 BASE_CORRECTION_BOUND = 20.0

@@ -36,6 +36,13 @@ def test_far_points_score_below_every_training_row(training):
     assert est.score_samples(10 * X).max() < lowest_training_row
 
 
+@pytest.mark.parametrize("n_rows, bound", [(40, 2.0), (400, 10.0), (1000, 20.0)])
+def test_the_correction_bound_grows_with_the_training_rows(n_rows, bound):
+    X = np.random.default_rng(0).normal(size=(n_rows, 2))
+    params = {**FAST_PARAMS, "max_iter": 1}
+    assert EnergyDensityEstimator(**params).fit(X).net_.bound == bound
+
+
 def test_without_a_base_an_inverted_fit_is_refused_clearly():
     # What the base fixes, so the test above means something: the same fit
     # without it ranks broad noise above its training rows, which the fit

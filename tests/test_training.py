@@ -125,11 +125,11 @@ def test_a_warm_start_that_gives_up_leaves_the_fitted_weights(iris, monkeypatch)
         assert torch.equal(value, before[key])
 
 
-def test_an_accuracy_collapse_rolls_back_to_the_best_epoch():
+def test_an_accuracy_collapse_restarts_with_two_remedies():
     # One step per epoch; the weight counts steps, the accuracy is scripted.
     net = torch.nn.Linear(1, 1, bias=False)
     torch.nn.init.zeros_(net.weight)
-    accuracies = iter([0.6, 0.9, 0.85, 0.5, 0.9, 0.92])
+    accuracies = iter([0.6, 0.9, 0.85, 0.5, 0.5, 0.6, 0.62])
 
     def step(batch):
         with torch.no_grad():
@@ -145,15 +145,16 @@ def test_an_accuracy_collapse_rolls_back_to_the_best_epoch():
         LoopControl(),
     )
     config = _Config()
-    config.max_iter = 5
-    with pytest.warns(RuntimeWarning, match="fell to 0.50 from 0.90 in epoch 2"):
+    config.max_iter = 6
+    with pytest.warns(RuntimeWarning, match="fell to 0.50 from 0.90 in epoch 2") as w:
         result = loop.run(TrainingData(X=torch.zeros(10, 1)), config, None, 0)
-    assert remedies == [1]
-    assert [row["acc"] for row in result.history] == [0.6, 0.9, 0.85, 0.9, 0.92]
-    assert "rolled back to the end of epoch 2" in result.history[3]["recovery"]
-    # The collapsed epoch was rolled back to epoch 2's weights (2 steps), then
-    # two more epochs ran.
-    assert net.weight.item() == 4.0
+    # One collapse, two remedies; the restarted fit's 0.5 after it is judged
+    # against its own best, not the 0.9 before the restart.
+    assert len(w) == 1 and remedies == [1, 1]
+    assert [row["acc"] for row in result.history] == [0.6, 0.9, 0.85, 0.5, 0.6, 0.62]
+    assert "rolled back to the start of the fit" in result.history[3]["recovery"]
+    # Back to the first weights (0 steps), then three more epochs ran.
+    assert net.weight.item() == 3.0
 
 
 def test_a_failed_health_check_is_a_divergence():
@@ -194,15 +195,10 @@ def digits_ssl():
 @pytest.mark.parametrize(
     "params, floor",
     [
-        # Measured (seed 0) before the collapse detector: 80 % after 12
-        # epochs, 68 % after 30, 24 % after 100, with a finite loss. With it:
-        # 71 % after 15 epochs, 73 % after 100 (the detector rolled back once,
-        # in epoch 26). Issue 14 asks for 80 %: not reached.
-        (dict(learning_rate=0.1), 0.7),
         # Measured: 89 % after 30 epochs (default settings: 92 %).
         (dict(step_size=100.0), 0.85),
     ],
-    ids=["learning_rate_x100", "step_size_x100000"],
+    ids=["step_size_x100000"],
 )
 def test_absurd_settings_recover_or_fail_clearly_on_digits(digits_ssl, params, floor):
     clf = JEMClassifier(max_iter=15, random_state=0, device="cpu", **params)
@@ -217,6 +213,21 @@ def test_absurd_settings_recover_or_fail_clearly_on_digits(digits_ssl, params, f
     assert np.isfinite(clf.predict_proba(digits_ssl.X_test)).all()
     # Chance is 10 %.
     assert clf.score(digits_ssl.X_test, digits_ssl.y_test) > floor
+
+
+@pytest.mark.slow
+def test_a_learning_rate_100_times_too_large_recovers_on_digits(digits_ssl):
+    # Measured (seed 0) with no detector: 80 % after 12 epochs, 24 % after 100,
+    # a finite loss and no warning. The labeled-batch accuracy collapses in
+    # epoch 26; the fit restarts at a 16 times smaller rate: 91.6 % after 40
+    # epochs (25 s), 93.3 % after the default 100 (issue 14 asks for 80 %).
+    clf = JEMClassifier(learning_rate=0.1, max_iter=40, random_state=0, device="cpu")
+    with pytest.warns(RuntimeWarning, match="accuracy on labeled batches fell"):
+        clf.fit(digits_ssl.X_train, digits_ssl.y_train)
+    recoveries = [row["recovery"] for row in clf.history_ if "recovery" in row]
+    assert len(recoveries) == 1 and "start of the fit" in recoveries[0]
+    assert clf.history_[-1]["learning_rate"] == pytest.approx(0.1 / 16)
+    assert clf.score(digits_ssl.X_test, digits_ssl.y_test) >= 0.8
 
 
 # ---------------------------------------------------------------- estimators

@@ -1,0 +1,233 @@
+"""Which correction bound for EnergyDensityEstimator's Gaussian base: a sweep.
+
+With ``base="gaussian"`` the model is a Gaussian fitted to the training rows
+times ``exp`` of the network's correction, bounded to ``bound`` nats either way
+(:class:`sk_ebm.nets.BaseCorrectedNet`). A small bound keeps the model near the
+Gaussian, a large one lets the network reshape it. Each setting is a rule
+``n_train -> bound``: fixed values and rules that grow with the number of
+training rows.
+
+Tasks, all offline, seed 0 unless ``--seeds`` says otherwise:
+
+* every data set of ``benchmarks/novelty.py`` (its protocol: train on half the
+  inliers, AUROC of inliers against anomalies);
+* ``density-ring``, ``density-8gaussians``: AUROC of held-out rows against
+  uniform background (``benchmarks/density_toys.py``, via ``sweep.py``);
+* ``density-digits``: fitted on digits 0-4, AUROC against 5-9 (``sweep.py``).
+
+Settings are ranked per task by their mean (1 = best); the default to pick has
+the best worst-case rank over all tasks. A fit is identified by the bound it
+used, so rules that give a task the same bound share one fit::
+
+    python benchmarks/density_sweep.py --families pcd
+    python benchmarks/density_sweep.py --families short_run vera \\
+        --tasks wine breast_cancer   # a subset
+    python benchmarks/density_sweep.py --table
+
+Rows (one per family, task, seed and bound) append to
+benchmarks/results/density_sweep.jsonl; the tables go to density_sweep.md.
+"""
+
+import argparse
+import contextlib
+import sys
+import warnings
+from pathlib import Path
+
+sys.path.append(str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+from _common import (  # noqa: E402
+    RESULTS,
+    ResultLog,
+    Timer,
+    markdown_table,
+    single_thread,
+    write_text,
+)
+from density_toys import N_TRAIN  # noqa: E402
+from scipy.stats import rankdata  # noqa: E402
+from sweep import TASKS as SWEEP_TASKS  # noqa: E402
+
+from sk_ebm import EnergyDensityEstimator  # noqa: E402
+from sk_ebm.datasets import (  # noqa: E402
+    NOVELTY_DATASETS,
+    load_digits_ood,
+    load_novelty,
+    novelty_split,
+)
+from sk_ebm.metrics import ood_auroc  # noqa: E402
+
+
+def _clipped(rows_per_nat):
+    return lambda n: float(np.clip(n / rows_per_nat, 2.0, 20.0))
+
+
+#: Setting name -> rule ``n_train -> bound``.
+SETTINGS = {
+    "bound-2": lambda n: 2.0,
+    "bound-5": lambda n: 5.0,
+    "bound-20": lambda n: 20.0,
+    "clip(n/30,2,20)": _clipped(30),
+    "clip(n/40,2,20)": _clipped(40),
+    "clip(n/20,2,20)": _clipped(20),
+}
+
+TOYS = ("density-ring", "density-8gaussians")
+TASK_NAMES = (*NOVELTY_DATASETS, *TOYS, "density-digits")
+
+
+def n_train(task, seed):
+    """Training rows of ``task``: what a rule sees."""
+    if task in TOYS:
+        return N_TRAIN
+    if task == "density-digits":
+        return len(load_digits_ood().X_train)
+    X, y = load_novelty(task, return_X_y=True)
+    return len(novelty_split(X, y, seed=seed).X_train)
+
+
+@contextlib.contextmanager
+def correction_bound(bound):
+    """Every EnergyDensityEstimator fitted inside builds its base with ``bound``."""
+    original = EnergyDensityEstimator._correction_bound
+    EnergyDensityEstimator._correction_bound = lambda self, n: bound
+    try:
+        yield
+    finally:
+        EnergyDensityEstimator._correction_bound = original
+
+
+def measure(task, family, seed):
+    """AUROC of a default EnergyDensityEstimator(training=family) on ``task``."""
+
+    def make(cls):
+        return cls(training=family, device="cpu", random_state=seed)
+
+    if task in SWEEP_TASKS:
+        return SWEEP_TASKS[task](make, seed)
+    X, y = load_novelty(task, return_X_y=True)
+    split = novelty_split(X, y, seed=seed)
+    scores = make(EnergyDensityEstimator).fit(split.X_train).score_samples(split.X_test)
+    is_inlier = split.y_test == 1
+    return ood_auroc(scores[is_inlier], scores[~is_inlier])
+
+
+def run(args, log):
+    """Fit every (family, task, seed, bound) the settings need and the log lacks."""
+    for family in args.families:
+        for task in args.tasks:
+            for seed in args.seeds:
+                n = n_train(task, seed)
+                bounds = dict.fromkeys(SETTINGS[s](n) for s in args.settings)
+                for bound in bounds:
+                    key = (family, task, seed, bound)
+                    if key in {tuple(r[k] for k in log.key) for r in log.rows}:
+                        continue
+                    with correction_bound(bound), Timer() as timer:
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore")
+                            try:
+                                value, error = float(measure(task, family, seed)), None
+                            except Exception as exc:  # a failed fit is a result
+                                value, error = None, f"{type(exc).__name__}: {exc}"
+                    log.add(
+                        family=family,
+                        task=task,
+                        seed=seed,
+                        bound=bound,
+                        n_train=n,
+                        value=value,
+                        error=error,
+                        seconds=timer.seconds,
+                    )
+
+
+def table(rows, settings):
+    """Per family: each setting's AUROC and rank on every task measured for all."""
+    out = [
+        "AUROC % (seed mean) of EnergyDensityEstimator defaults with each rule for "
+        "the base's correction bound (`benchmarks/density_sweep.py`); `#` is the "
+        "rank among the settings on that task (1 = best, ties share the mean "
+        "rank). Only tasks every setting has on every seed listed are ranked."
+    ]
+    for family in dict.fromkeys(r["family"] for r in rows):
+        got = {
+            (r["task"], r["seed"], r["bound"]): r["value"]
+            for r in rows
+            if r["family"] == family
+        }
+        seeds = sorted({r["seed"] for r in rows if r["family"] == family})
+        tasks = []
+        for task in TASK_NAMES:
+            ns = {seed: n_train(task, seed) for seed in seeds}
+            if all(
+                got.get((task, seed, SETTINGS[s](ns[seed]))) is not None
+                for s in settings
+                for seed in seeds
+            ):
+                tasks.append((task, ns))
+        if not tasks:
+            continue
+        value = {
+            (s, task): np.mean(
+                [got[(task, seed, SETTINGS[s](n))] for seed, n in ns.items()]
+            )
+            for s in settings
+            for task, ns in tasks
+        }
+        rank = {}
+        for task, _ in tasks:
+            order = rankdata([-value[(s, task)] for s in settings], method="average")
+            rank.update({(s, task): float(r) for s, r in zip(settings, order)})
+        lines = []
+        for s in settings:
+            ranks = [rank[(s, t)] for t, _ in tasks]
+            cells = [f"{100 * value[(s, t)]:.1f} (#{rank[(s, t)]:g})" for t, _ in tasks]
+            below = sum(value[(s, t)] < 0.5 for t, _ in tasks)
+            novelty = [value[(s, t)] for t, _ in tasks if t in NOVELTY_DATASETS]
+            lines.append(
+                [
+                    s,
+                    *cells,
+                    f"{100 * np.mean(novelty):.1f}" if novelty else "",
+                    below,
+                    f"{max(ranks):g}",
+                    f"{np.mean(ranks):.2f}",
+                ]
+            )
+        lines.sort(key=lambda line: (float(line[-2]), float(line[-1])))
+        header = [
+            "setting",
+            *[t for t, _ in tasks],
+            "novelty mean (sets shown)",
+            "tasks < 50",
+            "worst rank",
+            "mean rank",
+        ]
+        out += [
+            f"\n### training={family}, seeds {', '.join(map(str, seeds))}\n",
+            markdown_table(header, lines),
+        ]
+    return "\n".join(out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", nargs="+", default=["pcd"])
+    parser.add_argument("--tasks", nargs="+", default=list(TASK_NAMES))
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--table", action="store_true", help="only print the tables")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    single_thread()
+    stem = args.out / "density_sweep"
+    log = ResultLog(stem.with_suffix(".jsonl"), ("family", "task", "seed", "bound"))
+    if not args.table:
+        run(args, log)
+    write_text(stem.with_suffix(".md"), table(log.rows, args.settings))
+
+
+if __name__ == "__main__":
+    main()

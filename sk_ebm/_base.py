@@ -161,6 +161,7 @@ class _BaseEnergyEstimator(BaseEstimator):
             params["input_shape"] = check_input_shape(params["input_shape"], X.shape[1])
         config = network_config(params["network"], params, X.shape[1], n_outputs)
         params["network_config"] = config
+        self.input_shape_ = params["input_shape"]
         warm = self._continues_fit(config)
         self.device_ = self.device_ if warm else resolve_device(self.device)
         # A warm start draws a new stream: the same seed would repeat the batches.
@@ -366,7 +367,7 @@ class _BaseEnergyEstimator(BaseEstimator):
 
     def _sample_range(self):
         """Where :meth:`sample` clips: per feature, or for images all pixels'."""
-        if self.input_shape is None:
+        if self.input_shape_ is None:
             return self.data_min_, self.data_max_
         return self.data_min_.min(), self.data_max_.max()
 

@@ -79,7 +79,9 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         features. With it, ``standardize`` maps all pixels to [-1, 1] by their
         common range, each training batch gets Gaussian noise of standard
         deviation 0.03 in those units (JEM's), and :meth:`sample` clips to the
-        pixel range of the training images. None: ``X`` is a table.
+        pixel range of the training images. One entry may be -1, inferred from
+        the number of features as in numpy's ``reshape``. None: ``X`` is a
+        table.
     sampler : str, default="auto"
         The MCMC sampler of training chains and of :meth:`sample`, a key of
         :data:`sk_ebm.samplers.SAMPLERS`, or ``"auto"``: the training family's
@@ -90,7 +92,7 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
     hidden_dims : tuple of int, default=(256, 256)
         Widths of the hidden layers of the MLP (``network="mlp"``); at least
         one layer (without one, the energy is linear and defines no density).
-    channels : tuple of int, default=(16, 32, 64)
+    channels : tuple of int, default=(16, 32, 64, 128)
         ``network="conv"`` only: output channels of each 3x3 convolution, the
         first at full resolution, each later one with stride 2 (halving the
         image's height and width); the mean over positions then feeds a
@@ -240,6 +242,9 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
     data_min_, data_max_ : ndarray of shape (`n_features_in_`,)
         Per-feature range of the training rows; :meth:`sample` clips to it
         (with ``input_shape``, to the range of all pixels).
+    input_shape_ : tuple of int or None
+        ``input_shape`` as ``(channels, height, width)``, with a -1 resolved;
+        None for a table.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
     training_ : str
@@ -358,7 +363,7 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         input_shape=None,
         sampler="auto",
         hidden_dims=(256, 256),
-        channels=(16, 32, 64),
+        channels=(16, 32, 64, 128),
         activation="silu",
         max_iter=100,
         batch_size=64,
@@ -670,6 +675,9 @@ class DensityScoreTransformer(TransformerMixin, MetaEstimatorMixin, BaseEstimato
         The fitted clone of ``estimator``.
     n_features_in_ : int
         Number of features seen during fit.
+    input_shape_ : tuple of int or None
+        ``input_shape`` as ``(channels, height, width)``, with a -1 resolved;
+        None for a table.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 

@@ -604,10 +604,10 @@ def _grid_image_shape(estimator, image_shape):
     """``(height, width)``: given, or from a one-channel ``input_shape``."""
     if image_shape is not None:
         return image_shape
-    input_shape = getattr(estimator, "input_shape", None)
+    input_shape = getattr(estimator, "input_shape_", None)
     if input_shape is None:
         raise ValueError(
-            "image_shape is needed: the estimator has no input_shape to take the "
+            "image_shape is needed: the estimator has no input_shape_ to take the "
             "images' (height, width) from."
         )
     shape = tuple(input_shape)
@@ -657,7 +657,7 @@ def plot_sample_grid(
         samples' range does).
     image_shape : tuple of two int, default=None
         ``(height, width)`` of the images; None takes it from the estimator's
-        one-channel ``input_shape``.
+        one-channel ``input_shape_`` (fitted).
     n_per_class : int, default=8
         Samples (columns) per class.
     classes : array-like, default=None

@@ -165,7 +165,8 @@ def check_input_shape(input_shape, n_features=None):
     Parameters
     ----------
     input_shape : tuple of int
-        ``(height, width)`` (one channel) or ``(channels, height, width)``.
+        ``(height, width)`` (one channel) or ``(channels, height, width)``; one
+        entry may be -1, inferred from ``n_features`` as in numpy's reshape.
     n_features : int or None
         When given, the number of features the shape must hold.
 
@@ -176,21 +177,36 @@ def check_input_shape(input_shape, n_features=None):
     Raises
     ------
     ValueError
-        For a shape that is not 2 or 3 positive ints, or that holds another
-        number of values than ``n_features``.
+        For a shape that is not 2 or 3 positive ints (one may be -1), or that
+        holds another number of values than ``n_features``.
     """
     shape = tuple(input_shape)
-    if len(shape) not in (2, 3) or not all(
-        isinstance(d, Integral) and not isinstance(d, bool) and d >= 1 for d in shape
+    ints = all(isinstance(d, Integral) and not isinstance(d, bool) for d in shape)
+    if (
+        len(shape) not in (2, 3)
+        or not ints
+        or not all(d >= 1 or d == -1 for d in shape)
+        or shape.count(-1) > 1
     ):
         raise ValueError(
             "input_shape must be (height, width) or (channels, height, width) in "
-            f"positive ints; got {input_shape!r}."
+            f"positive ints, one of which may be -1 (inferred); got {input_shape!r}."
         )
     shape = tuple(int(d) for d in shape)
     if len(shape) == 2:
         shape = (1, *shape)
-    if n_features is not None and math.prod(shape) != n_features:
+    if n_features is None:
+        return shape
+    known = math.prod(d for d in shape if d != -1)
+    if -1 in shape and n_features % known == 0:
+        shape = tuple(n_features // known if d == -1 else d for d in shape)
+    if -1 in shape:
+        raise ValueError(
+            f"input_shape={tuple(input_shape)!r} does not fit X's {n_features} "
+            f"features: they are not a multiple of the {known} values its other "
+            "dimensions hold (X must hold one flattened image per row)."
+        )
+    if math.prod(shape) != n_features:
         raise ValueError(
             f"input_shape={tuple(input_shape)!r} holds {math.prod(shape)} values "
             f"per image but X has {n_features} features; X must hold one "

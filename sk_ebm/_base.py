@@ -367,7 +367,7 @@ class _BaseEnergyEstimator(BaseEstimator):
 
     def _sample_range(self):
         """Where :meth:`sample` clips: per feature, or for images all pixels'."""
-        if self.input_shape_ is None:
+        if getattr(self, "input_shape_", None) is None:
             return self.data_min_, self.data_max_
         return self.data_min_.min(), self.data_max_.max()
 

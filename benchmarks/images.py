@@ -69,6 +69,7 @@ def fit_jem(args, seed, X, y):
         channels=tuple(args.channels),
         n_steps=args.n_steps,
         max_iter=args.epochs,
+        alpha=args.alpha,
         device="cpu",
         random_state=seed,
     )
@@ -135,6 +136,7 @@ def evaluate(method, args, seed, data):
         extra = {
             "epochs": clf.n_iter_,
             "n_steps": args.n_steps,
+            "alpha": clf.alpha_,
             "seconds_per_epoch": round(float(np.mean(epoch_s)), 1),
             "recoveries": sum("recovery" in row for row in clf.history_),
         }
@@ -167,7 +169,10 @@ def evaluate(method, args, seed, data):
         scores = {"lof": (lof.score_samples(X_test), lof.score_samples(X_out))}
     else:
         raise ValueError(f"unknown method {method!r}")
-    base = {"method": method, "seed": seed, "n_train": len(X), **extra}
+    label = method
+    if method == "jem-conv" and args.alpha != "auto":
+        label = f"jem-conv-alpha{args.alpha:g}"
+    base = {"method": label, "seed": seed, "n_train": len(X), **extra}
     timing = {"fit_seconds": round(fit_s, 1), "fit_cpu_seconds": round(fit_cpu, 1)}
     if proba is not None:
         accuracy = float((proba.argmax(1) == y_test).mean())
@@ -206,7 +211,8 @@ def table(rows):
         "epochs",
     ]
     lines = []
-    for method in METHODS:
+    names = list(dict.fromkeys([*METHODS, *(r["method"] for r in rows)]))
+    for method in names:
         mine = {r["metric"]: r for r in rows if r["method"] == method}
         if not mine:
             continue
@@ -237,11 +243,16 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--n-steps", type=int, default=10)
     parser.add_argument("--channels", nargs="+", type=int, default=[16, 32, 64, 128])
+    parser.add_argument(
+        "--alpha", type=float, default=None, help="JEM's alpha (default: 'auto')"
+    )
     parser.add_argument("--quick", action="store_true", help="2,000 images, 2 epochs")
     parser.add_argument("--no-grid", dest="grid", action="store_false")
     parser.add_argument("--fresh", action="store_true", help="empty the results file")
     parser.add_argument("--out", type=Path, default=_common.RESULTS)
     args = parser.parse_args(argv)
+    if args.alpha is None:
+        args.alpha = "auto"
     if args.quick:
         args.n_train, args.epochs = 2000, 2
     _common.single_thread()

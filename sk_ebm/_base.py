@@ -34,10 +34,18 @@ from .nets import (
     frozen,
     network_config,
 )
+from .nets.conv import check_input_shape
+from .preprocessing import PixelScaler
 from .samplers import SAMPLERS, build_sampler
 
 # Rows per forward pass at prediction time: bounds memory, not results.
 _PREDICT_CHUNK = 4096
+
+#: Standard deviation of the Gaussian noise added to training images, in the
+#: [-1, 1] units of :class:`~sk_ebm.preprocessing.PixelScaler`: JEM's 0.03. It
+#: smooths the data distribution, so the energy has no spikes at the exact
+#: training images that short SGLD chains could never reach.
+PIXEL_NOISE = 0.03
 
 
 def resolve_device(device):
@@ -103,9 +111,11 @@ class _BaseEnergyEstimator(BaseEstimator):
     # registered later is accepted too.
     _parameter_constraints: dict = {
         "training": [StrOptions(FAMILIES.keys())],
-        "network": [StrOptions(NETWORKS.keys())],
+        "network": [StrOptions(NETWORKS.keys()), StrOptions({"auto"})],
+        "input_shape": [tuple, list, None],
         "sampler": [StrOptions(SAMPLERS.keys()), StrOptions({"auto"})],
         "hidden_dims": [tuple, list],
+        "channels": [tuple, list],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -147,7 +157,11 @@ class _BaseEnergyEstimator(BaseEstimator):
                 f"{X.shape[0]} sample (n_samples=1)."
             )
         params = self._resolved_params()
-        config = network_config(self.network, params, X.shape[1], n_outputs)
+        if params["input_shape"] is not None:
+            params["input_shape"] = check_input_shape(params["input_shape"], X.shape[1])
+        config = network_config(params["network"], params, X.shape[1], n_outputs)
+        params["network_config"] = config
+        self.input_shape_ = params["input_shape"]
         warm = self._continues_fit(config)
         self.device_ = self.device_ if warm else resolve_device(self.device)
         # A warm start draws a new stream: the same seed would repeat the batches.
@@ -160,10 +174,11 @@ class _BaseEnergyEstimator(BaseEstimator):
         if self.early_stopping:
             data, valid = self._split_validation(data, generator)
         family = self._configured_family(params, warm)
+        data_noise = self._data_noise()
         if warm:
             net = self.net_.to(self.device_)
         else:
-            net = self._new_network(config, data, family, init_generator)
+            net = self._new_network(config, data, family, init_generator, data_noise)
             net = net.to(self.device_)
             n_classes = None if y_index is None else n_outputs
         control = self._loop_control(net, data, valid, generator, seed)
@@ -173,7 +188,11 @@ class _BaseEnergyEstimator(BaseEstimator):
             net,
             family,
             data,
-            LoopSettings(max_iter=self.max_iter, batch_size=self.batch_size),
+            LoopSettings(
+                max_iter=self.max_iter,
+                batch_size=self.batch_size,
+                data_noise=data_noise,
+            ),
             generator,
             self.verbose,
             control=control,
@@ -201,13 +220,17 @@ class _BaseEnergyEstimator(BaseEstimator):
             control.n_iter_no_change = self.n_iter_no_change
         return control
 
-    def _new_network(self, config, data, family, init_generator):
+    def _new_network(self, config, data, family, init_generator, data_noise):
         """The registered network, on the base distribution if ``base`` says so."""
         net = build_network(config, init_generator)
         if self.base is None:
             return net
+        # The network is trained on the data plus noise (images): the base
+        # fits that distribution, not the clean rows'.
         gaussian = GaussianBase.fit(
-            data.X, sample_weight=data.weight, noise_variance=family.base_noise_variance
+            data.X,
+            sample_weight=data.weight,
+            noise_variance=family.base_noise_variance + data_noise**2,
         )
         return BaseCorrectedNet(
             net,
@@ -242,6 +265,8 @@ class _BaseEnergyEstimator(BaseEstimator):
         sampler_params = dict(params["sampler_params"])
         if sampler_params["init"] is None:
             sampler_params["init"] = self._default_init
+        if params["network"] == "auto":
+            params["network"] = "mlp" if params["input_shape"] is None else "conv"
         return {**params, **sampler_params}
 
     def _set_fitted_state(self, family, net, config, alpha):
@@ -331,8 +356,24 @@ class _BaseEnergyEstimator(BaseEstimator):
         return _take_rows(data, keep), _take_rows(data, valid)
 
     def _fit_scaler(self, X):
-        self.scaler_ = StandardScaler().fit(X) if self.standardize else None
+        """Fit the internal scaler: per-feature for tables, one range for images."""
+        if not self.standardize:
+            self.scaler_ = None
+        elif self.input_shape is not None:
+            self.scaler_ = PixelScaler().fit(X)
+        else:
+            self.scaler_ = StandardScaler().fit(X)
         return self._transform(X)
+
+    def _data_noise(self):
+        """Noise on training rows: :data:`PIXEL_NOISE` on scaled images, else 0."""
+        return PIXEL_NOISE if isinstance(self.scaler_, PixelScaler) else 0.0
+
+    def _sample_range(self):
+        """Where :meth:`sample` clips: per feature, or for images all pixels'."""
+        if getattr(self, "input_shape_", None) is None:
+            return self.data_min_, self.data_max_
+        return self.data_min_.min(), self.data_max_.max()
 
     def _transform(self, X):
         return X if self.scaler_ is None else self.scaler_.transform(X)
@@ -431,7 +472,7 @@ class _BaseEnergyEstimator(BaseEstimator):
             x, _ = sampler.run(x0, energy_fn(self.net_, y), steps, generator)
         samples = self._inverse_transform(x.double().cpu().numpy())
         if clip:
-            samples = np.clip(samples, self.data_min_, self.data_max_)
+            samples = np.clip(samples, *self._sample_range())
         return samples
 
     def _class_start_points(self, y, sampler, generator):

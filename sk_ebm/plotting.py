@@ -8,6 +8,7 @@ None) and returns what it drew into, so plots can be combined and restyled:
 :func:`plot_reliability_diagram`       accuracy vs confidence, ECE in the legend
 :func:`plot_score_histogram`           in- vs out-of-distribution scores, AUROC
 :func:`plot_samples`                   drawn samples: image grid or 2-D scatter
+:func:`plot_sample_grid`               class-conditional images, one row a class
 :func:`plot_energy_landscape`          ``score_samples`` over a 2-D plane
 =====================================  ==========================================
 
@@ -34,6 +35,7 @@ from .metrics import expected_calibration_error, ood_auroc, reliability_curve
 __all__ = [
     "plot_energy_landscape",
     "plot_reliability_diagram",
+    "plot_sample_grid",
     "plot_samples",
     "plot_score_histogram",
     "plot_training_curves",
@@ -595,6 +597,122 @@ def plot_samples(
         _draw_scatter(ax, samples, X)
     else:
         _draw_image_grid(ax, samples, X, image_shape, n_cols, cmap)
+    return ax
+
+
+def _grid_image_shape(estimator, image_shape):
+    """``(height, width)``: given, or from a one-channel ``input_shape``."""
+    if image_shape is not None:
+        return image_shape
+    input_shape = getattr(estimator, "input_shape_", None)
+    if input_shape is None:
+        raise ValueError(
+            "image_shape is needed: the estimator has no input_shape_ to take the "
+            "images' (height, width) from."
+        )
+    shape = tuple(input_shape)
+    if len(shape) == 3 and shape[0] != 1:
+        raise ValueError(
+            f"plot_sample_grid draws grey-scale images; input_shape={shape} has "
+            f"{shape[0]} channels."
+        )
+    return shape[-2:]
+
+
+@validate_params(
+    {
+        "estimator": [HasMethods(["sample"])],
+        "X": ["array-like", None],
+        "image_shape": [tuple, list, None],
+        "n_per_class": [Interval(Integral, 1, None, closed="left")],
+        "classes": ["array-like", None],
+        "random_state": ["random_state"],
+        "cmap": "no_validation",
+        "ax": "no_validation",
+    },
+    prefer_skip_nested_validation=True,
+)
+def plot_sample_grid(
+    estimator,
+    X=None,
+    *,
+    image_shape=None,
+    n_per_class=8,
+    classes=None,
+    random_state=None,
+    cmap="gray_r",
+    ax=None,
+):
+    """Class-conditional samples as images: one row per class, labelled.
+
+    Draws ``n_per_class`` samples of ``p(x | y)`` for each class with
+    ``estimator.sample(..., y=...)``, in one call (one random stream).
+
+    Parameters
+    ----------
+    estimator : fitted classifier with ``sample`` and ``classes_``
+        A fitted :class:`~sk_ebm.JEMClassifier`.
+    X : array-like of shape (n_rows, n_features), default=None
+        Training images: their range sets the grey scale (otherwise the
+        samples' range does).
+    image_shape : tuple of two int, default=None
+        ``(height, width)`` of the images; None takes it from the estimator's
+        one-channel ``input_shape_`` (fitted).
+    n_per_class : int, default=8
+        Samples (columns) per class.
+    classes : array-like, default=None
+        The classes to draw, one row each, in this order; None is
+        ``estimator.classes_``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the draw.
+    cmap : str or matplotlib Colormap, default="gray_r"
+        Colormap of the images (gaps between images are light grey).
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure when None. The grid is one image.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The grid, with the classes as y tick labels; ``ax.figure`` is the
+        figure to save.
+
+    See Also
+    --------
+    plot_samples : Samples without classes, or of one class.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.datasets import load_digits
+    >>> from sk_ebm import JEMClassifier
+    >>> from sk_ebm.plotting import plot_sample_grid
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = JEMClassifier(input_shape=(8, 8), channels=(8,), max_iter=1,
+    ...                     n_steps=2, device="cpu", random_state=0).fit(X, y)
+    >>> ax = plot_sample_grid(clf, X, n_per_class=4, random_state=0)
+    >>> ax.images[0].get_array().shape  # 10 rows x 4 columns of 8x8, 1 px gaps
+    (89, 35)
+    >>> plt.close(ax.figure)
+    """
+    class_labels = getattr(estimator, "classes_", None)
+    if class_labels is None:
+        raise ValueError(
+            "plot_sample_grid needs a fitted classifier (with classes_ and "
+            "sample(y=...)), such as a fitted JEMClassifier."
+        )
+    classes = class_labels if classes is None else np.asarray(classes).ravel()
+    shape = _grid_image_shape(estimator, image_shape)
+    labels = np.repeat(classes, n_per_class)
+    samples = check_array(
+        estimator.sample(len(labels), y=labels, random_state=random_state),
+        input_name="samples",
+    )
+    ax = _check_axes(ax)
+    _draw_image_grid(ax, samples, X, shape, n_per_class, cmap)
+    height = _check_image_shape(shape, samples.shape[1])[0]
+    ax.set_yticks([i * (height + 1) + (height - 1) / 2 for i in range(len(classes))])
+    ax.set_yticklabels([str(c) for c in classes])
+    ax.tick_params(axis="y", length=0)
     return ax
 
 

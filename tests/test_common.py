@@ -18,6 +18,16 @@ ESTIMATORS = [
         for training in ("sm", "ssm", "dsm")
         for cls in (JEMClassifier, EnergyDensityEstimator)
     ],
+    # The convolutional network over images of one row (-1: as wide as the
+    # data): the checks' tables of any width become 1-pixel-high images.
+    *[
+        cls(
+            **{**FAST_PARAMS, "max_iter": 10},
+            input_shape=(1, 1, -1),
+            channels=(8, 16),
+        )
+        for cls in (JEMClassifier, EnergyDensityEstimator)
+    ],
     # A meta-estimator: the checks exercise the wrapper, so the inner model is
     # smaller still.
     DensityScoreTransformer(

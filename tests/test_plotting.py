@@ -22,6 +22,7 @@ from sk_ebm.metrics import (  # noqa: E402
 from sk_ebm.plotting import (  # noqa: E402
     plot_energy_landscape,
     plot_reliability_diagram,
+    plot_sample_grid,
     plot_samples,
     plot_score_histogram,
     plot_training_curves,
@@ -340,3 +341,39 @@ def test_energy_landscape_errors(density, digits):
         plot_energy_landscape(density, digits[0])
     with pytest.raises(ValueError, match="score_samples"):
         plot_energy_landscape(object(), np.zeros((3, 2)))
+
+
+class _ImageSampler:
+    """A stand-in classifier: each sample is its class index in every pixel."""
+
+    classes_ = np.array(["a", "b", "c"])
+    input_shape_ = (1, 2, 3)
+
+    def sample(self, n_samples, y=None, random_state=None):
+        index = np.searchsorted(self.classes_, y)
+        return np.repeat(index[:, None], 6, axis=1).astype(float)
+
+
+def test_sample_grid_has_one_labelled_row_per_class():
+    ax = plot_sample_grid(_ImageSampler(), n_per_class=4)
+    canvas = ax.images[0].get_array()
+    assert canvas.shape == (3 * 3 - 1, 4 * 4 - 1)  # 2x3 images, 1 px gaps
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
+    # Row i of the grid holds samples of class i.
+    assert canvas[0, 0] == 0 and canvas[3, 0] == 1 and canvas[6, 0] == 2
+    ax = plot_sample_grid(_ImageSampler(), classes=["c"], n_per_class=2)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["c"]
+
+
+def test_sample_grid_errors(digits):
+    with pytest.raises(ValueError, match="needs a fitted classifier"):
+        plot_sample_grid(KernelDensity().fit(digits[0]), image_shape=(8, 8))
+    sampler = _ImageSampler()
+    sampler.input_shape_ = None
+    with pytest.raises(ValueError, match="image_shape is needed"):
+        plot_sample_grid(sampler)
+    sampler.input_shape_ = (3, 1, 2)
+    with pytest.raises(ValueError, match="grey-scale images"):
+        plot_sample_grid(sampler)
+    with pytest.raises(ValueError, match="holds 4 pixels but the samples have 6"):
+        plot_sample_grid(_ImageSampler(), image_shape=(2, 2))

@@ -31,6 +31,7 @@ class _Config:
     max_iter = 8
     batch_size = 10
     learning_rate = 0.1
+    data_noise = 0.0
 
 
 def _counting_loop(validation_scores, n_iter_no_change=2):

@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import Interval
 
 from .._dict_params import TABLES, DictKey
 from .._training import LEARNING_RATE_CUT, descend, scale_learning_rates
-from ..nets import GaussianGenerator, energy, frozen
+from ..nets import NETWORKS, GaussianGenerator, energy, frozen
 from ..objectives import entropy_score, posterior_scale_loss, vera_ebm_loss
 from ._base import TrainingFamily
 
@@ -47,21 +47,41 @@ class VERA(TrainingFamily):
         self.grad_penalty = params["grad_penalty"]
 
     def build(self, net, data, n_classes, generator, init_generator):
+        # A network may say how its generator is built (the conv network: a
+        # convolutional decoder); otherwise the generator's mean is an MLP.
+        config = self.params["network_config"]
+        network_class = NETWORKS[config["network"]]
+        decoder = getattr(network_class, "decoder", None)
+        default_widths = (
+            None if decoder is None else network_class.decoder_widths(config)
+        )
         self.generator_params = _generator_settings(
             self.params["generator_params"],
             data.X.shape[1],
             self.params["hidden_dims"],
             self.learning_rate,
+            default_widths,
         )
         settings = self.generator_params
+        activation = self.params["activation"]
+        mean = None
+        if decoder is not None:
+            mean = decoder(
+                settings["latent_dim"],
+                config,
+                settings["hidden_dims"],
+                activation,
+                init_generator,
+            )
         self.generator = GaussianGenerator(
             settings["latent_dim"],
             data.X.shape[1],
             tuple(settings["hidden_dims"]),
-            self.params["activation"],
+            activation,
             settings["sigma_bounds"],
             settings["posterior_scale"],
             init_generator,
+            mean=mean,
         ).to(data.X.device)
 
     def optimizers(self, net):
@@ -160,11 +180,18 @@ class VERA(TrainingFamily):
         return self
 
 
-def _generator_settings(params, n_features, hidden_dims, learning_rate):
-    """``generator_params`` with the defaults derived from the data filled in."""
+def _generator_settings(
+    params, n_features, hidden_dims, learning_rate, default_widths=None
+):
+    """``generator_params`` with the defaults derived from the data filled in.
+
+    ``default_widths``: the network's choice of ``hidden_dims``, if it has one.
+    """
     settings = dict(params)
     if settings["latent_dim"] is None:
         settings["latent_dim"] = min(n_features, 64)
+    if settings["hidden_dims"] is None and default_widths is not None:
+        settings["hidden_dims"] = tuple(default_widths)
     if settings["hidden_dims"] is None:
         # Measured on digits SSL: half-width generators matched full-width ones
         # in accuracy at about 60% of the training time (the importance-sampled

@@ -12,11 +12,21 @@ Networks are chosen by the estimators' ``network`` parameter, a key of
 * ``__init__(n_features, n_outputs, *, generator, **config)``: builds the
   network, drawing initial weights from the ``torch.Generator`` only;
 * ``forward(x)``: a batch of inputs to a ``(n, n_outputs)`` tensor of logits,
-  whose energy is :func:`energy`.
+  whose energy is :func:`energy`. Inputs are always flattened rows
+  ``(n, n_features)``; an image network reshapes them itself.
+
+Optionally, for ``training="vera"``, a network can say how its generator's
+mean is built (without these, an MLP):
+
+* ``decoder_widths(config)``: the default of ``generator_params
+  ["hidden_dims"]``, from the network's config;
+* ``decoder(latent_dim, config, widths, activation, generator)``: a module
+  mapping latents to ``(n, n_features)`` rows.
 """
 
 from ._energy import class_energy, energy, energy_fn, frozen
 from .base import BaseCorrectedNet, residual_energy
+from .conv import ConvDecoder, ConvEnergyNet
 from .generator import GaussianGenerator
 from .mlp import ACTIVATIONS, MLPEnergyNet
 
@@ -102,10 +112,13 @@ def build_network(config, generator):
 
 
 register_network("mlp", MLPEnergyNet)
+register_network("conv", ConvEnergyNet)
 
 __all__ = [
     "ACTIVATIONS",
     "BaseCorrectedNet",
+    "ConvDecoder",
+    "ConvEnergyNet",
     "GaussianGenerator",
     "MLPEnergyNet",
     "NETWORKS",

@@ -11,7 +11,9 @@ from .mlp import MLPEnergyNet
 class GaussianGenerator(nn.Module):
     """VERA's sampler network: ``x = g(h) + sigma * eps`` with ``h, eps ~ N(0, I)``.
 
-    ``g`` is an MLP applied row by row (no batch normalisation), so the mean of
+    ``g`` is an MLP (or the module given as ``mean``, such as a
+    :class:`~sk_ebm.nets.ConvDecoder` for images) applied row by row (no batch
+    normalisation), so the mean of
     a latent is the same function whatever batch it is computed in: the
     importance weights of the entropy estimator compare ``g`` at the latent that
     made ``x`` with ``g`` at nearby latents, and batch statistics would make
@@ -34,6 +36,9 @@ class GaussianGenerator(nn.Module):
         latent (learned afterwards, one value per latent dimension).
     generator : torch.Generator or None
         Source of the initial weights.
+    mean : torch.nn.Module or None, default=None
+        ``g`` itself, mapping ``(n, latent_dim)`` latents to ``(n, n_features)``
+        rows; None builds an MLP of ``hidden_dims`` and ``activation``.
 
     Attributes
     ----------
@@ -52,12 +57,15 @@ class GaussianGenerator(nn.Module):
         sigma_bounds,
         posterior_scale,
         generator,
+        mean=None,
     ):
         super().__init__()
         self.latent_dim = latent_dim
-        self.mean = MLPEnergyNet(
-            latent_dim, n_features, hidden_dims, activation, generator
-        )
+        if mean is None:
+            mean = MLPEnergyNet(
+                latent_dim, n_features, hidden_dims, activation, generator
+            )
+        self.mean = mean
         self.sigma_bounds = tuple(sigma_bounds)
         self.log_sigma = nn.Parameter(torch.tensor(math.log(sigma_bounds[1])))
         self.log_posterior_scale = nn.Parameter(

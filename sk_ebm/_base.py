@@ -8,6 +8,7 @@ up in its registry (:mod:`sk_ebm.families`, :mod:`sk_ebm.nets`,
 import copy
 import math
 import warnings
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -377,6 +378,20 @@ class _BaseEnergyEstimator(BaseEstimator):
 
     def _transform(self, X):
         return X if self.scaler_ is None else self.scaler_.transform(X)
+
+    def _transform_tensor(self, X):
+        """:meth:`_transform` as a differentiable torch function of ``X``.
+
+        Both internal scalers are affine, ``(X - center) / scale``:
+        ``StandardScaler`` centers on ``mean_``, ``PixelScaler`` on ``center_``.
+        """
+        if self.scaler_ is None:
+            return X
+        center = getattr(self.scaler_, "mean_", None)
+        if center is None:
+            center = self.scaler_.center_
+        as_tensor = partial(torch.as_tensor, dtype=X.dtype, device=X.device)
+        return (X - as_tensor(center)) / as_tensor(self.scaler_.scale_)
 
     def _inverse_transform(self, Z):
         return Z if self.scaler_ is None else self.scaler_.inverse_transform(Z)

@@ -689,13 +689,8 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         torch.Tensor of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        Z = X
-        if self.scaler_ is not None:
-            mean = torch.as_tensor(self.scaler_.mean_, dtype=X.dtype, device=X.device)
-            scale = torch.as_tensor(self.scaler_.scale_, dtype=X.dtype, device=X.device)
-            Z = (X - mean) / scale
         return self._refine(
-            Z,
+            self._transform_tensor(X),
             keep_graph=keep_graph,
             generator=generator,
             straight_through=straight_through,

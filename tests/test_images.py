@@ -147,6 +147,19 @@ def test_training_images_get_fresh_noise_per_batch():
     assert torch.equal(data.X, torch.zeros(100, 4))  # the stored rows stay clean
 
 
+def test_refined_predictions_on_images_follow_the_pixel_scaler(conv_jem, digits):
+    # The differentiable predict path must scale pixels as PixelScaler does.
+    X, _ = digits
+    refined = clone_fitted(conv_jem).set_params(refine_steps=2)
+    x = torch.as_tensor(X[:10], dtype=torch.float64)
+    logits = refined._refined_logits(x).detach().numpy()
+    np.testing.assert_allclose(logits, refined.decision_function(X[:10]), atol=1e-8)
+
+
+def clone_fitted(model):
+    return pickle.loads(pickle.dumps(model))
+
+
 def test_pickled_conv_model_predicts_the_same(conv_jem, digits):
     X, _ = digits
     loaded = pickle.loads(pickle.dumps(conv_jem))

@@ -147,13 +147,19 @@ class BaseSampler:
         noise = self.draw_noise(n_steps, x[:1] if shared_noise else x, generator)
         for k in range(n_steps):
             x = self.step(x, target, None if noise is None else noise[k], generator)
-        # Measured on the last step only: a norm per step would cost a device
-        # synchronisation per step for a diagnostic.
-        grad = target.last_grad
-        grad_norm = (
-            0.0 if grad is None else float(grad.detach().flatten(1).norm(dim=1).mean())
-        )
-        return (x if create_graph else x.detach()), {"grad_norm": grad_norm}
+        return _finish(x, target.last_grad, create_graph)
+
+
+def _finish(x, last_grad, create_graph):
+    """``run``'s result: the final states and the last step's gradient norm."""
+    # Measured on the last step only: a norm per step would cost a device
+    # synchronisation per step for a diagnostic.
+    grad_norm = (
+        0.0
+        if last_grad is None
+        else float(last_grad.detach().flatten(1).norm(dim=1).mean())
+    )
+    return (x if create_graph else x.detach()), {"grad_norm": grad_norm}
 
 
 def _start(x0, create_graph):

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from ._base import BaseSampler, EnergyTarget, _start
+from ._base import BaseSampler, EnergyTarget, _finish, _start
 
 
 class AnnealedLangevin(BaseSampler):
@@ -131,12 +131,7 @@ class AnnealedLangevin(BaseSampler):
                 grad = target.grad(x)
                 x = x.add(self._clipped(grad), alpha=-alpha / 2)
                 x.add_(noise[k], alpha=math.sqrt(alpha))
-        # On the last step only: a norm per step would cost a device
-        # synchronisation per step for a diagnostic.
-        grad_norm = (
-            0.0 if grad is None else float(grad.detach().flatten(1).norm(dim=1).mean())
-        )
-        return (x if create_graph else x.detach()), {"grad_norm": grad_norm}
+        return _finish(x, grad, create_graph)
 
     def _clipped(self, grad):
         if self.clip_grad is None:

@@ -362,34 +362,53 @@ def _browser_args(browser):
     ]
 
 
+#: Browser runs for the pages a run left unopened: headless Chromium sometimes
+#: dumps its page early (exit code 0) on a loaded machine.
+BROWSER_ATTEMPTS = 3
+
+
+def _open_pages(browser, base, urls):
+    """One browser run over ``urls``: the checker's report, and why it is partial."""
+    _Handler.checker = (CHECKER % json.dumps(urls)).encode()
+    result = subprocess.run(
+        [
+            *_browser_args(browser),
+            # Virtual time: the budget is not waited for in real time.
+            "--virtual-time-budget=10000000",
+            "--dump-dom",
+            f"{base}/__check__.html",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = _read_pre(result.stdout, "result")
+    if report is not None:
+        return report, None
+    report = _read_pre(result.stdout, "progress") or {}
+    return report, (
+        f"the browser stopped after {len(report)} of {len(urls)} pages "
+        f"(exit code {result.returncode})"
+    )
+
+
 def check_in_browser(browser, html_dir, screenshots=None):
     pages = key_pages(html_dir)
     handler = partial(_Handler, directory=str(html_dir))
-    _Handler.checker = (CHECKER % json.dumps(["/" + p for p in pages])).encode()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        result = subprocess.run(
-            [
-                *_browser_args(browser),
-                # Virtual time: the budget is not waited for in real time.
-                "--virtual-time-budget=10000000",
-                "--dump-dom",
-                f"{base}/__check__.html",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        report = _read_pre(result.stdout, "result")
-        errors = []
-        if report is None:
-            report = _read_pre(result.stdout, "progress") or {}
-            errors.append(
-                f"the browser stopped after {len(report)} of {len(pages)} pages "
-                f"(exit code {result.returncode})"
-            )
+        report, errors = {}, []
+        for attempt in range(1, BROWSER_ATTEMPTS + 1):
+            missing = ["/" + p for p in pages if "/" + p not in report]
+            opened, stopped = _open_pages(browser, base, missing)
+            report.update(opened)
+            if stopped is None:
+                break
+            print(f"attempt {attempt}: {stopped}")
+        else:
+            errors.append(f"{stopped}, {BROWSER_ATTEMPTS} attempts")
         for url in ["/" + p for p in pages]:
             if url not in report:
                 errors.append(f"{url}: not opened")

@@ -378,7 +378,8 @@ class _EpochLoop:
                 f"{self.control.max_recoveries} recoveries. Lower learning_rate "
                 "or step_size, or raise energy_reg."
             )
-        action = [self.remedy() for _ in range(n_remedies)][-1]
+        for _ in range(n_remedies):
+            action = self.remedy()
         where = (
             f"the end of epoch {good_epoch}" if good_epoch else "the start of the fit"
         )

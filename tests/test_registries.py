@@ -121,7 +121,7 @@ TOY = dict(
 def test_toy_family_adds_the_consistency_term_on_unlabeled_rows(registered):
     X, y = load_iris(return_X_y=True)
     y_ssl = np.where(np.arange(len(y)) % 3 == 0, y, -1)
-    clf = JEMClassifier(**TOY).fit(X, y_ssl)
+    clf = JEMClassifier(unlabeled_vat=1.0, **TOY).fit(X, y_ssl)
     assert clf.vat_radius_ > 0 and "vat" in clf.history_[-1]
 
 

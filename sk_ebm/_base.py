@@ -174,6 +174,7 @@ class _BaseEnergyEstimator(BaseEstimator):
         valid = None
         if self.early_stopping:
             data, valid = self._split_validation(data, generator)
+        self._resolve_with_data(params, data, seed)
         family = self._configured_family(params, warm)
         data_noise = self._data_noise()
         if warm:
@@ -239,6 +240,9 @@ class _BaseEnergyEstimator(BaseEstimator):
             gaussian.scale_tril.to(data.X.dtype),
             self._correction_bound(data.X.shape[0]),
         )
+
+    def _resolve_with_data(self, params, data, seed):
+        """Fill in the parameters whose values depend on the training rows."""
 
     def _correction_bound(self, n_samples):
         """Largest correction, in nats, the network adds to the base's log density."""

@@ -429,6 +429,10 @@ class _StopOnInterrupt:
 class _Batches:
     """Shuffled batches of data rows, with labeled batches when labels are sparse.
 
+    A batch holds ``x_data`` and ``w_data`` (every kind of row); a classifier's
+    also ``x_lab``, ``y_lab``, ``w_lab`` and, when some rows are unlabeled,
+    ``x_unlab`` (the unlabeled rows of ``x_data``).
+
     With ``noise`` > 0, every row handed out gets fresh Gaussian noise of that
     standard deviation (the rows in ``data`` stay clean).
     """
@@ -458,18 +462,25 @@ class _Batches:
         d = self.data
         if len(self.labeled) == len(d.X):
             # Fully labeled: the data batch is the labeled batch (one forward).
-            lab = idx
-            x_lab = batch["x_data"]
-        else:
-            pick = torch.randint(
-                len(self.labeled),
-                (len(idx),),
-                generator=self.generator,
-                device=d.X.device,
-            )
-            lab = self.labeled[pick]
-            x_lab = self._rows(lab)
-        return {"x_lab": x_lab, "y_lab": d.y[lab], "w_lab": _take(d.weight, lab)}
+            return {
+                "x_lab": batch["x_data"],
+                "y_lab": d.y[idx],
+                "w_lab": batch["w_data"],
+            }
+        pick = torch.randint(
+            len(self.labeled),
+            (len(idx),),
+            generator=self.generator,
+            device=d.X.device,
+        )
+        lab = self.labeled[pick]
+        return {
+            "x_lab": self._rows(lab),
+            "y_lab": d.y[lab],
+            "w_lab": _take(d.weight, lab),
+            # The data batch's unlabeled rows, for a consistency term.
+            "x_unlab": batch["x_data"][d.y[idx] < 0],
+        }
 
     def _rows(self, idx):
         x = self.data.X[idx]

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from scipy.special import log_softmax, logsumexp, softmax
 from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
@@ -28,6 +29,12 @@ from .samplers import InitDistribution
 # so refinement takes smaller batches than plain prediction. Bounds memory,
 # not results (every batch gets the same noise).
 _REFINE_CHUNK = 512
+#: ``vat_radius="auto"``: this share of the median nearest-row distance.
+#: Measured on digits with 10 labels per class (seeds 0-2): 0.25 gave ...,
+#: 0.5 gave 95.9 and 1.0 gave 93.6 (no VAT: 93.8).
+VAT_RADIUS_SHARE = 0.5
+#: Rows whose nearest-row distance sets the radius (a subsample beyond it).
+_VAT_QUERIES = 2000
 
 
 class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
@@ -172,6 +179,26 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         ``training="vera"`` only: weight of the mean entropy of ``p(y | x)`` on
         data rows (VERA's ``beta``), which pushes class boundaries away from
         unlabeled rows.
+    unlabeled_vat : float, default=0.0
+        Weight of virtual adversarial training's consistency term on the
+        unlabeled rows (Miyato et al., 2018): the KL divergence between
+        ``p(y | x)`` and ``p(y | x + r)``, ``r`` the perturbation of norm
+        ``vat_radius`` that changes it most. It moves class boundaries into
+        the gaps between clusters of unlabeled rows; every training family
+        adds it. Fits without unlabeled rows are unaffected; 0 (the default)
+        turns it off. It costs about three more forward passes over the
+        unlabeled rows of each batch. Measured with 1.0
+        (``benchmarks/semi_supervised.py``, seeds 0-4): digits with 10 labels
+        per class, PCD 94.8 % and VERA 95.8 % (without: 93.8 and 94.0 on
+        seeds 0-2); but breast cancer with 5 labels per class, PCD fell from
+        92.2 to 76.6 % (VERA rose from 90.9 to 93.0), which is why it is off
+        by default. Try it on your own labeled rows (cross-validation with
+        :func:`~sk_ebm.metrics.labeled_accuracy_scorer`).
+    vat_radius : float or "auto", default="auto"
+        Norm of VAT's perturbation, in the network's input units
+        (standardized features or scaled pixels). ``"auto"``: half the median
+        distance from a training row to its nearest other row (on up to 2,000
+        rows), so that the perturbation stays within the data's own spacing.
     standardize : bool, default=True
         Standardize features internally (a ``StandardScaler`` fitted on all
         rows), so that a raw table works and the samplers' scales make sense.
@@ -392,6 +419,8 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         **_BaseEnergyEstimator._parameter_constraints,
         "ood_score": [StrOptions({"logp", "max_softmax", "grad_norm"})],
         "unlabeled_entropy": [Interval(Real, 0, None, closed="left")],
+        "unlabeled_vat": [Interval(Real, 0, None, closed="left")],
+        "vat_radius": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "refine_steps": [Interval(Integral, 0, None, closed="left")],
     }
 
@@ -425,6 +454,8 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         grad_penalty=1.0,
         entropy_weight=1.0,
         unlabeled_entropy=0.1,
+        unlabeled_vat=0.0,
+        vat_radius="auto",
         standardize=True,
         early_stopping=False,
         validation_fraction=0.1,
@@ -460,6 +491,8 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         self.grad_penalty = grad_penalty
         self.entropy_weight = entropy_weight
         self.unlabeled_entropy = unlabeled_entropy
+        self.unlabeled_vat = unlabeled_vat
+        self.vat_radius = vat_radius
         self.standardize = standardize
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -508,6 +541,15 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
             len(self.classes_),
         )
         return self
+
+    def _resolve_with_data(self, params, data, seed):
+        """``vat_radius_``: VAT's radius, None when no row is unlabeled."""
+        radius = None
+        if self.unlabeled_vat > 0 and bool((data.y < 0).any()):
+            radius = self.vat_radius
+            if radius == "auto":
+                radius = VAT_RADIUS_SHARE * _median_neighbor_distance(data.X, seed)
+        params["vat_radius"] = self.vat_radius_ = radius
 
     def _class_start_points(self, y, sampler, generator):
         # Chains for p(x | y) start from the Gaussian of class y's labeled rows
@@ -801,3 +843,23 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
                     f"{sorted(set(labels[unknown].tolist()))}."
                 )
         return self._draw_samples(n_samples, y_index, random_state, clip)
+
+
+def _median_neighbor_distance(X, seed):
+    """Median distance from a row of ``X`` (a tensor) to its nearest other row.
+
+    Duplicated rows are skipped: their distance 0 says nothing about the
+    spacing of the data. 0.0 when every row is a copy of another.
+    """
+    X = X.detach().cpu().double().numpy()
+    index = np.arange(len(X))
+    if len(X) > _VAT_QUERIES:
+        index = np.random.default_rng(seed).choice(len(X), _VAT_QUERIES, replace=False)
+    neighbors = NearestNeighbors(n_neighbors=min(len(X), 6)).fit(X)
+    distances, found = neighbors.kneighbors(X[index])
+    # Below this, a distance is rounding error of the expanded squared norms.
+    tiny = 1e-6 * float(np.median(np.linalg.norm(X[index], axis=1)))
+    other = (found != index[:, None]) & (distances > tiny)
+    nearest = np.where(other, distances, np.inf).min(axis=1)
+    nearest = nearest[np.isfinite(nearest)]
+    return float(np.median(nearest)) if len(nearest) else 0.0

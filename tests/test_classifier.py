@@ -8,7 +8,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import clone
 from sklearn.datasets import load_iris, make_blobs
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import pairwise_distances, roc_auc_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -328,9 +328,58 @@ def test_semi_supervised_beats_labeled_rows_only():
     assert not any("recovery" in row for row in jem.history_)
     # The same network, the same number of steps, cross-entropy on the labeled
     # rows only (no likelihood term, no sampling).
-    supervised = JEMClassifier(alpha=0.0, n_steps=0, **params).fit(X_train, y_ssl)
+    supervised = JEMClassifier(alpha=0.0, n_steps=0, unlabeled_vat=0.0, **params).fit(
+        X_train, y_ssl
+    )
     jem_acc, sup_acc = jem.score(X_test, y_test), supervised.score(X_test, y_test)
     assert jem_acc > sup_acc + 0.02, (jem_acc, sup_acc)
+
+
+@pytest.mark.slow
+def test_vat_on_unlabeled_rows_beats_labeled_rows_only():
+    # The consistency term alone (no likelihood term, no sampling, so cheap)
+    # against cross-entropy alone, on the same network and steps.
+    X_train, y_ssl, X_test, y_test = digits_ssl(n_labeled_per_class=10, seed=0)
+    params = dict(alpha=0.0, n_steps=0, max_iter=40, device="cpu", random_state=0)
+    vat = JEMClassifier(unlabeled_vat=1.0, **params).fit(X_train, y_ssl)
+    plain = JEMClassifier(unlabeled_vat=0.0, **params).fit(X_train, y_ssl)
+    assert "vat" in vat.history_[-1] and "vat" not in plain.history_[-1]
+    vat_acc, plain_acc = vat.score(X_test, y_test), plain.score(X_test, y_test)
+    assert vat_acc > plain_acc + 0.02, (vat_acc, plain_acc)
+
+
+def test_vat_radius_is_half_the_median_nearest_row_distance(iris):
+    X, y = iris
+    y_ssl = np.where(np.arange(len(y)) % 3 == 0, y, -1)
+    clf = JEMClassifier(unlabeled_vat=1.0, **FAST_PARAMS).fit(X, y_ssl)
+    Z = StandardScaler().fit_transform(X)
+    distances = pairwise_distances(Z)
+    distances[distances < 1e-9] = np.inf  # itself and exact duplicates
+    expected = 0.5 * np.median(distances.min(axis=1))
+    assert clf.vat_radius_ == pytest.approx(expected, rel=1e-4)
+    assert "vat" in clf.history_[-1]
+    fixed = JEMClassifier(unlabeled_vat=1.0, vat_radius=0.3, **FAST_PARAMS)
+    fixed.fit(X, y_ssl)
+    assert fixed.vat_radius_ == 0.3
+
+
+@pytest.mark.parametrize("labeled_only", [True, False])
+def test_vat_is_off_without_unlabeled_rows_or_weight(iris, labeled_only):
+    X, y = iris
+    if labeled_only:  # the term is asked for, but there is nothing to apply it to
+        y_fit, params = y, {"unlabeled_vat": 1.0}
+    else:  # unlabeled rows, the default weight 0
+        y_fit, params = np.where(np.arange(len(y)) % 3 == 0, y, -1), {}
+    clf = JEMClassifier(**params, **FAST_PARAMS).fit(X, y_fit)
+    assert clf.vat_radius_ is None
+    assert all("vat" not in row for row in clf.history_)
+
+
+@pytest.mark.parametrize("radius", [0.0, -1.0, "big"])
+def test_vat_radius_validation(iris, radius):
+    X, y = iris
+    with pytest.raises(ValueError, match="vat_radius"):
+        JEMClassifier(vat_radius=radius, **FAST_PARAMS).fit(X, y)
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from sk_ebm.nets import GaussianGenerator, MLPEnergyNet, energy
-from sk_ebm.objectives import jem_loss, vera_ebm_loss
+from sk_ebm.objectives import jem_loss, vera_ebm_loss, virtual_adversarial_loss
 
 LOSSES = [jem_loss, vera_ebm_loss]
 
@@ -118,4 +118,48 @@ def test_vera_energy_loss_leaves_the_generator_alone(net):
     loss, _ = vera_ebm_loss(net, _rows(5, 14), x_gen.detach(), grad_penalty=1.0)
     loss.backward()
     assert all(p.grad is None for p in generator.parameters())
+    assert all(p.grad is not None for p in net.parameters())
+
+
+# ----------------------------------------------------- virtual adversarial term
+def test_vat_is_zero_for_a_classifier_that_ignores_its_input():
+    class Constant(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.logits = torch.nn.Parameter(torch.tensor([[0.3, -1.0, 2.0]]))
+
+        def forward(self, x):
+            return self.logits.expand(len(x), -1)
+
+    term = virtual_adversarial_loss(
+        Constant(), _rows(6, 1), 0.5, torch.Generator().manual_seed(0)
+    )
+    assert term.item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_vat_grows_with_the_radius_and_beats_a_random_direction():
+    generator = torch.Generator().manual_seed(0)
+    net = MLPEnergyNet(20, 4, (32,), "silu", generator)
+    x = torch.randn((64, 20), generator=generator)
+    small, large = (
+        virtual_adversarial_loss(net, x, radius, generator).item()
+        for radius in (0.1, 1.0)
+    )
+    assert 0 < small < large
+    # The power iteration finds a direction that moves p(y | x) more than a
+    # random one of the same norm.
+    shift = torch.randn(x.shape, generator=generator)
+    shift = shift / shift.norm(dim=1, keepdim=True)
+    with torch.no_grad():
+        target = F.softmax(net(x), 1)
+        random = F.kl_div(
+            F.log_softmax(net(x + shift), 1), target, reduction="batchmean"
+        )
+    assert large > 2 * random.item()
+
+
+def test_vat_gradient_reaches_the_network_only(net):
+    x = _rows(8, 1).requires_grad_(True)
+    term = virtual_adversarial_loss(net, x, 0.5, torch.Generator().manual_seed(0))
+    term.backward()
     assert all(p.grad is not None for p in net.parameters())

@@ -30,9 +30,11 @@ class GaussianNoiseContrast(TrainingFamily):
 
     def step(self, net, batch, optimizers, generator):
         x_neg = self.start_points(len(batch["x_data"]), generator)
+        x_unlab = batch.pop("x_unlab", None)
         loss, stats = jem_loss(
             net, x_neg=x_neg, alpha=self.params["alpha"], energy_reg=0.1, **batch
         )
+        loss = self.add_consistency(loss, stats, net, x_unlab, generator)
         optimizers["energy"].zero_grad()
         loss.backward()
         optimizers["energy"].step()
@@ -114,6 +116,13 @@ TOY = dict(
     step_size=0.05,
     max_iter=5,
 )
+
+
+def test_toy_family_adds_the_consistency_term_on_unlabeled_rows(registered):
+    X, y = load_iris(return_X_y=True)
+    y_ssl = np.where(np.arange(len(y)) % 3 == 0, y, -1)
+    clf = JEMClassifier(unlabeled_vat=1.0, **TOY).fit(X, y_ssl)
+    assert clf.vat_radius_ > 0 and "vat" in clf.history_[-1]
 
 
 def test_toy_family_network_and_sampler_through_the_classifier(registered):

@@ -348,3 +348,20 @@ def test_convergence_warning_when_max_iter_cuts_a_falling_loss(iris):
     X, y = iris
     with pytest.warns(ConvergenceWarning, match="still falling"):
         JEMClassifier(max_iter=3, random_state=0, **TINY).fit(X, y)
+
+
+def test_batches_hand_out_the_unlabeled_rows_of_each_data_batch():
+    # Row i holds the value i, so a batch's rows name themselves.
+    X = torch.arange(40, dtype=torch.float32)[:, None].repeat(1, 2)
+    y = torch.where(torch.arange(40) % 4 == 0, torch.arange(40) % 3, -1)
+    data = TrainingData(X=X, y=y)
+    batches = _training._Batches(data, 16, torch.Generator().manual_seed(0))
+    for batch in batches.epoch():
+        rows = batch["x_data"][:, 0].long()
+        expected = batch["x_data"][y[rows] < 0]
+        assert torch.equal(batch["x_unlab"], expected)
+        assert (y[batch["x_lab"][:, 0].long()] >= 0).all()
+    # Fully labeled: no unlabeled rows to hand out.
+    full = TrainingData(X=X, y=torch.arange(40) % 3)
+    batch = next(_training._Batches(full, 16, torch.Generator()).epoch())
+    assert "x_unlab" not in batch

@@ -3,6 +3,7 @@
 import torch
 
 from .._training import LEARNING_RATE_CUT, scale_learning_rates
+from ..objectives import virtual_adversarial_loss
 
 
 class TrainingFamily:
@@ -92,11 +93,31 @@ class TrainingFamily:
         """One training step on ``batch``; returns its statistics (floats).
 
         ``batch`` has ``x_data`` and ``w_data``, plus ``x_lab``, ``y_lab`` and
-        ``w_lab`` for classifiers. The statistics must include ``loss``; the
-        loop checks ``loss``, ``e_data``/``e_sample`` and ``grad_norm`` for
-        divergence.
+        ``w_lab`` for classifiers, and ``x_unlab`` when some rows are
+        unlabeled, which a step takes out of ``batch`` for :meth:`add_consistency`.
+        The statistics must include ``loss``; the loop checks ``loss``,
+        ``e_data``/``e_sample`` and ``grad_norm`` for divergence.
         """
         raise NotImplementedError
+
+    def add_consistency(self, loss, stats, net, x_unlab, generator):
+        """``loss`` plus the weighted VAT term on the unlabeled rows ``x_unlab``.
+
+        Unchanged when the fit has no unlabeled rows (``x_unlab`` None or
+        empty), or ``unlabeled_vat`` or ``vat_radius`` is 0 or None (a density
+        model's parameters have neither). Records the term in ``stats["vat"]``
+        and the new total in ``stats["loss"]``.
+        """
+        weight = self.params.get("unlabeled_vat", 0.0)
+        radius = self.params.get("vat_radius")
+        if x_unlab is None or len(x_unlab) == 0 or not weight or not radius:
+            return loss
+        term = virtual_adversarial_loss(
+            net, x_unlab, self.params["vat_radius"], generator
+        )
+        loss = loss + weight * term
+        stats.update(vat=term.item(), loss=loss.item())
+        return loss
 
     def modules(self):
         """Modules besides the network that the loop saves and restores."""

@@ -41,6 +41,7 @@ class ShortRun(TrainingFamily):
                 x0, energy_fn(net), self.n_steps, generator
             )
         self.source.update(slots, x_neg)
+        x_unlab = batch.pop("x_unlab", None)
         loss, stats = jem_loss(
             net,
             x_neg=x_neg,
@@ -48,6 +49,7 @@ class ShortRun(TrainingFamily):
             energy_reg=self.params["energy_reg"],
             **batch,
         )
+        loss = self.add_consistency(loss, stats, net, x_unlab, generator)
         stats["grad_norm"] = descend(optimizers["energy"], loss, net)
         stats["sampler_grad_norm"] = sampler_stats["grad_norm"]
         return stats

@@ -86,6 +86,7 @@ class _ScoreMatching(TrainingFamily):
             loss = loss + ce
             stats.update(ce_stats)
         stats["loss"] = loss.item()
+        loss = self.add_consistency(loss, stats, net, batch.get("x_unlab"), generator)
         stats["grad_norm"] = descend(optimizers["energy"], loss, net)
         return stats
 

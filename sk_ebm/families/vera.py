@@ -103,6 +103,7 @@ class VERA(TrainingFamily):
 
     def step(self, net, batch, optimizers, generator):
         x_gen, h = self.generator.sample(len(batch["x_data"]), generator)
+        x_unlab = batch.pop("x_unlab", None)
         loss, stats = vera_ebm_loss(
             net,
             x_neg=x_gen.detach(),
@@ -112,6 +113,7 @@ class VERA(TrainingFamily):
             unlabeled_entropy=self.params.get("unlabeled_entropy", 0.0),
             **batch,
         )
+        loss = self.add_consistency(loss, stats, net, x_unlab, generator)
         stats["grad_norm"] = descend(optimizers["energy"], loss, net)
         stats.update(self._generator_step(net, x_gen, h, optimizers, generator))
         return stats

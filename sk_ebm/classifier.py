@@ -30,8 +30,8 @@ from .samplers import InitDistribution
 # not results (every batch gets the same noise).
 _REFINE_CHUNK = 512
 #: ``vat_radius="auto"``: this share of the median nearest-row distance.
-#: Measured on digits with 10 labels per class (seeds 0-2): 0.25 gave ...,
-#: 0.5 gave 95.9 and 1.0 gave 93.6 (no VAT: 93.8).
+#: Measured with a probe script on digits with 10 labels per class (PCD, seeds
+#: 0-2): 0.25 gave 94.6 %, 0.5 gave 95.9 % and 1.0 gave 93.6 % (no VAT: 93.8).
 VAT_RADIUS_SHARE = 0.5
 #: Rows whose nearest-row distance sets the radius (a subsample beyond it).
 _VAT_QUERIES = 2000
@@ -189,8 +189,8 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         turns it off. It costs about three more forward passes over the
         unlabeled rows of each batch. Measured with 1.0
         (``benchmarks/semi_supervised.py``, seeds 0-4): digits with 10 labels
-        per class, PCD 94.8 % and VERA 95.8 % (without: 93.8 and 94.0 on
-        seeds 0-2); but breast cancer with 5 labels per class, PCD fell from
+        per class, PCD 94.8 % and VERA 95.8 % (without: 93.7 and 94.4); but
+        breast cancer with 5 labels per class, PCD fell from
         92.2 to 76.6 % (VERA rose from 90.9 to 93.0), which is why it is off
         by default. Try it on your own labeled rows (cross-validation with
         :func:`~sk_ebm.metrics.labeled_accuracy_scorer`).

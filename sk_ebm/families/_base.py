@@ -112,9 +112,7 @@ class TrainingFamily:
         radius = self.params.get("vat_radius")
         if x_unlab is None or len(x_unlab) == 0 or not weight or not radius:
             return loss
-        term = virtual_adversarial_loss(
-            net, x_unlab, self.params["vat_radius"], generator
-        )
+        term = virtual_adversarial_loss(net, x_unlab, radius, generator)
         loss = loss + weight * term
         stats.update(vat=term.item(), loss=loss.item())
         return loss

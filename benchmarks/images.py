@@ -82,7 +82,11 @@ import _common  # noqa: E402
 import semi_supervised  # noqa: E402
 
 from sk_ebm import JEMClassifier  # noqa: E402
-from sk_ebm.datasets import load_fashion_mnist, load_mnist_5k  # noqa: E402
+from sk_ebm.datasets import (  # noqa: E402
+    hide_labels,
+    load_fashion_mnist,
+    load_mnist_5k,
+)
 from sk_ebm.metrics import expected_calibration_error, ood_auroc  # noqa: E402
 from sk_ebm.nets import ConvEnergyNet  # noqa: E402
 from sk_ebm.preprocessing import PixelScaler  # noqa: E402
@@ -125,16 +129,6 @@ def load(pair, n_train):
     X, y = load_fashion_mnist(subset="train", dtype="float32", return_X_y=True)
     order = np.random.default_rng(0).permutation(len(X))[:n_train]
     return X[order], y[order], *fashion, X_mnist
-
-
-def hide_labels(y, n_per_class, seed):
-    """``y`` with -1 on all but ``n_per_class`` rows per class, drawn by ``seed``."""
-    rng = np.random.default_rng(seed)
-    y_ssl = np.full_like(y, -1)
-    for label in np.unique(y):
-        keep = rng.choice(np.flatnonzero(y == label), n_per_class, replace=False)
-        y_ssl[keep] = label
-    return y_ssl
 
 
 def fit_jem(args, seed, X, y):
@@ -310,7 +304,7 @@ def evaluate(method, args, seed, data):
     """One JSON row per metric of ``method`` fitted with ``seed``."""
     X, y, X_test, y_test, X_out = data
     if args.labels_per_class:
-        y = hide_labels(y, args.labels_per_class, seed)
+        y = hide_labels(y, args.labels_per_class, label_seed=seed)
         if method in SUPERVISED:
             X, y = X[y != -1], y[y != -1]
     start, cpu = time.perf_counter(), time.process_time()

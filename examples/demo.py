@@ -22,19 +22,10 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.semi_supervised import LabelSpreading  # noqa: E402
 
 from sk_ebm import JEMClassifier  # noqa: E402
+from sk_ebm.datasets import hide_labels  # noqa: E402
 from sk_ebm.metrics import expected_calibration_error, ood_auroc  # noqa: E402
 
 N_LABELED_PER_CLASS = 10
-
-
-def hide_labels(y, n_per_class, seed):
-    """Keep ``n_per_class`` labels per class, drawn by ``seed``; the rest -1."""
-    rng = np.random.default_rng(seed)
-    y_ssl = np.full_like(y, -1)
-    for c in np.unique(y):
-        keep = rng.choice(np.flatnonzero(y == c), n_per_class, replace=False)
-        y_ssl[keep] = c
-    return y_ssl
 
 
 def models():
@@ -81,7 +72,7 @@ def main():
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=0
     )
-    y_ssl = hide_labels(y_train, N_LABELED_PER_CLASS, seed=0)
+    y_ssl = hide_labels(y_train, N_LABELED_PER_CLASS, label_seed=0)
     seen = y_train < 5
     rows = []
     for name, make, ood_score in models():

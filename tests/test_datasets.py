@@ -13,6 +13,7 @@ from sklearn.utils import Bunch
 
 from sk_ebm.datasets import (
     NOVELTY_DATASETS,
+    hide_labels,
     load_digits_ood,
     load_fashion_mnist,
     load_keel,
@@ -371,6 +372,28 @@ def test_semi_supervised_split_errors(digits):
         semi_supervised_split(X, y, n_labeled_per_class=0)
     with pytest.raises(TypeError):
         semi_supervised_split(X, y, 5)
+
+
+def test_hide_labels_is_the_split_s_label_draw(digits):
+    # the same draw as step 2 of semi_supervised_split, on data already split
+    X, y = digits
+    split = semi_supervised_split(X, y, n_labeled_per_class=10, label_seed=3)
+    y_ssl = hide_labels(split.y_train_full, 10, label_seed=3)
+    np.testing.assert_array_equal(y_ssl, split.y_train)
+    assert np.bincount(y_ssl[y_ssl != -1]).tolist() == [10] * 10
+
+
+def test_hide_labels_dtypes_and_errors():
+    names = np.array(["a", "b"])[[0, 0, 0, 1, 1, 1]]
+    y_ssl = hide_labels(names, 2, label_seed=0)
+    assert y_ssl.dtype == object and sorted(y_ssl[y_ssl != -1]) == ["a", "a", "b", "b"]
+    assert hide_labels(np.array([0, 0, 1, 1], dtype=np.uint8), 1).dtype == np.int64
+    with pytest.raises(ValueError, match="already contains -1"):
+        hide_labels([-1, 0, 1], 1)
+    with pytest.raises(ValueError, match="Class 1 has 1 rows, fewer than"):
+        hide_labels([0, 0, 1], 2)
+    with pytest.raises(ValueError, match="n_labeled_per_class"):
+        hide_labels([0, 1], 0)
 
 
 # --------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ whose message gives the install command. Nothing is downloaded at run time.
 :data:`NOVELTY_DATASETS`          the names :func:`load_novelty` accepts
 :func:`novelty_split`             the novelty benchmark's train/test split
 :func:`semi_supervised_split`     the benchmark's labeled/unlabeled/test split
+:func:`hide_labels`               keep k labels per class, -1 on the rest
 :func:`make_ring`                 2-D ring density
 :func:`make_gaussian_mixture`     2-D Gaussians on a circle
 :func:`make_uniform_background`   uniform samples around a data set
@@ -26,12 +27,13 @@ whose message gives the install command. Nothing is downloaded at run time.
 from ._images import load_fashion_mnist, load_mnist_5k
 from ._novelty import NOVELTY_DATASETS, load_novelty, novelty_split
 from ._openml_local import make_local_openml_task
-from ._splits import load_digits_ood, semi_supervised_split
+from ._splits import hide_labels, load_digits_ood, semi_supervised_split
 from ._synthetic import make_gaussian_mixture, make_ring, make_uniform_background
 from ._tabular import load_keel, load_letter, load_penbased
 
 __all__ = [
     "NOVELTY_DATASETS",
+    "hide_labels",
     "load_digits_ood",
     "load_fashion_mnist",
     "load_keel",

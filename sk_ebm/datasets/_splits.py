@@ -26,6 +26,103 @@ random_state={random_state}). In-distribution classes: {in_classes}.
 
 @validate_params(
     {
+        "y": ["array-like"],
+        "n_labeled_per_class": [Interval(Integral, 1, None, closed="left")],
+        "label_seed": [
+            Interval(Integral, 0, None, closed="left"),
+            np.random.Generator,
+            None,
+        ],
+    },
+    prefer_skip_nested_validation=True,
+)
+def hide_labels(y, n_labeled_per_class, *, label_seed=0):
+    """Keep ``n_labeled_per_class`` labels of each class; mark the rest unlabeled.
+
+    ``rng = np.random.default_rng(label_seed)``; for each class ``c``, in sorted
+    order, ``rng.choice(np.flatnonzero(y == c), n_labeled_per_class,
+    replace=False)`` picks the rows that keep their label. Every other row gets
+    ``-1``, the unlabeled marker of ``JEMClassifier`` and of
+    :class:`sklearn.semi_supervised.SelfTrainingClassifier`. This is step 2 of
+    :func:`semi_supervised_split`, for data already split.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Class labels. Numeric labels must not include -1.
+
+    n_labeled_per_class : int
+        Labels kept per class. Every class needs at least that many rows.
+
+    label_seed : int, numpy Generator or None, default=0
+        Seed of :func:`numpy.random.default_rng` that picks the labeled rows.
+        None gives a different draw on every call.
+
+    Returns
+    -------
+    y_ssl : ndarray of shape (n_samples,)
+        The kept labels and -1 elsewhere. Its dtype is that of ``y`` for
+        signed integer and float labels, int64 for unsigned integer and
+        boolean labels, and object (labels and the int -1) for any other
+        labels such as strings.
+
+    See Also
+    --------
+    semi_supervised_split : Split off a test part first, then this.
+
+    Examples
+    --------
+    >>> from sk_ebm.datasets import hide_labels
+    >>> hide_labels([0, 0, 0, 1, 1, 1], 1, label_seed=0)
+    array([-1, -1,  0, -1,  1, -1])
+    """
+    y = _check_labels(y)
+    return _unlabel(y, _labeled_rows(y, n_labeled_per_class, label_seed))
+
+
+def _labeled_rows(y, n_labeled_per_class, label_seed, where=""):
+    """Boolean mask of the rows that keep their label (see :func:`hide_labels`)."""
+    rng = np.random.default_rng(label_seed)
+    labeled_mask = np.zeros(len(y), dtype=bool)
+    for c in np.unique(y):
+        rows = np.flatnonzero(y == c)
+        if len(rows) < n_labeled_per_class:
+            # .item(): "Class 1", not "Class np.int64(1)"
+            raise ValueError(
+                f"Class {c.item()!r} has {len(rows)} rows{where}, fewer than "
+                f"n_labeled_per_class={n_labeled_per_class}."
+            )
+        labeled_mask[rng.choice(rows, n_labeled_per_class, replace=False)] = True
+    return labeled_mask
+
+
+def _unlabel(y, labeled_mask):
+    """``y`` with -1 outside ``labeled_mask``, in a dtype that can hold -1."""
+    if y.dtype.kind in "if":
+        y_ssl = np.full_like(y, -1)
+    elif y.dtype.kind in "ub":
+        y_ssl = np.full(len(y), -1, dtype=np.int64)
+    else:
+        y_ssl = np.full(len(y), -1, dtype=object)
+    y_ssl[labeled_mask] = y[labeled_mask]
+    return y_ssl
+
+
+def _check_labels(y):
+    """``y`` as a 1-D array without the unlabeled marker -1."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be of shape (n_samples,); got {y.shape}.")
+    if y.dtype.kind in "if" and np.any(y == -1):
+        raise ValueError(
+            "y already contains -1, the marker of unlabeled rows; recode the labels "
+            "first (e.g. sklearn.preprocessing.LabelEncoder)."
+        )
+    return y
+
+
+@validate_params(
+    {
         "X": ["array-like", "sparse matrix"],
         "y": ["array-like"],
         "n_labeled_per_class": [Interval(Integral, 1, None, closed="left")],
@@ -123,36 +220,15 @@ def semi_supervised_split(
     >>> np.unique(split.y_train, return_counts=True)
     (array([-1,  0,  1,  2]), array([106,   2,   2,   2]))
     """
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"y must be of shape (n_samples,); got {y.shape}.")
-    if y.dtype.kind in "if" and np.any(y == -1):
-        raise ValueError(
-            "y already contains -1, the marker of unlabeled rows; recode the labels "
-            "first (e.g. sklearn.preprocessing.LabelEncoder)."
-        )
+    y = _check_labels(y)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_size, random_state=random_state, stratify=y
     )
 
-    rng = np.random.default_rng(label_seed)
-    labeled_mask = np.zeros(len(y_train), dtype=bool)
-    for c in np.unique(y_train):
-        rows = np.flatnonzero(y_train == c)
-        if len(rows) < n_labeled_per_class:
-            raise ValueError(
-                f"Class {c!r} has {len(rows)} rows in the train part, fewer than "
-                f"n_labeled_per_class={n_labeled_per_class}."
-            )
-        labeled_mask[rng.choice(rows, n_labeled_per_class, replace=False)] = True
-
-    if y.dtype.kind in "if":
-        y_ssl = np.full_like(y_train, -1)
-    elif y.dtype.kind in "ub":
-        y_ssl = np.full(len(y_train), -1, dtype=np.int64)
-    else:
-        y_ssl = np.full(len(y_train), -1, dtype=object)
-    y_ssl[labeled_mask] = y_train[labeled_mask]
+    labeled_mask = _labeled_rows(
+        y_train, n_labeled_per_class, label_seed, where=" in the train part"
+    )
+    y_ssl = _unlabel(y_train, labeled_mask)
 
     return Bunch(
         X_train=X_train,

@@ -1,11 +1,13 @@
-"""Which correction bound for EnergyDensityEstimator's Gaussian base: a sweep.
+"""Which correction bound and stopping rule for EnergyDensityEstimator: a sweep.
 
 With ``base="gaussian"`` the model is a Gaussian fitted to the training rows
 times ``exp`` of the network's correction, bounded to ``bound`` nats either way
 (:class:`sk_ebm.nets.BaseCorrectedNet`). A small bound keeps the model near the
 Gaussian, a large one lets the network reshape it. Each setting is a rule
 ``n_train -> bound``: fixed values and rules that grow with the number of
-training rows.
+training rows. A setting whose name ends in ``+es`` also fits with
+``early_stopping=True`` (the epoch with the best held-out log-likelihood),
+``+es30`` with ``n_iter_no_change=30`` too.
 
 Tasks, all offline, seed 0 unless ``--seeds`` says otherwise:
 
@@ -64,7 +66,7 @@ def _clipped(rows_per_nat):
 
 
 #: Setting name -> rule ``n_train -> bound``.
-SETTINGS = {
+BOUNDS = {
     "bound-2": lambda n: 2.0,
     "bound-5": lambda n: 5.0,
     "bound-20": lambda n: 20.0,
@@ -72,6 +74,25 @@ SETTINGS = {
     "clip(n/40,2,20)": _clipped(40),
     "clip(n/20,2,20)": _clipped(20),
 }
+#: Setting suffix -> early stopping's patience (``n_iter_no_change``); 0: none.
+STOPPING = {"": 0, "+es": 10, "+es30": 30}
+#: Every bound rule with every stopping rule.
+SETTINGS = [name + suffix for suffix in STOPPING for name in BOUNDS]
+
+
+def fit_of(setting, n):
+    """What identifies the fit a setting makes on ``n`` rows: (bound, patience)."""
+    # Longest suffix first; "" matches every name, so it comes last.
+    for suffix, patience in sorted(STOPPING.items(), key=lambda kv: -len(kv[0])):
+        if setting.endswith(suffix):
+            return BOUNDS[setting.removesuffix(suffix)](n), patience
+    raise ValueError(setting)
+
+
+def patience_of(row):
+    """A logged fit's patience; rows from before ``+es30`` only say whether."""
+    return row.get("patience", 10 if row.get("early_stopping") else 0)
+
 
 TOYS = ("density-ring", "density-8gaussians")
 TASK_NAMES = (*NOVELTY_DATASETS, *TOYS, "density-digits")
@@ -98,11 +119,17 @@ def correction_bound(bound):
         EnergyDensityEstimator._correction_bound = original
 
 
-def measure(task, family, seed):
+def measure(task, family, seed, patience):
     """AUROC of a default EnergyDensityEstimator(training=family) on ``task``."""
 
     def make(cls):
-        return cls(training=family, device="cpu", random_state=seed)
+        return cls(
+            training=family,
+            early_stopping=patience > 0,
+            n_iter_no_change=max(patience, 1),
+            device="cpu",
+            random_state=seed,
+        )
 
     if task in SWEEP_TASKS:
         return SWEEP_TASKS[task](make, seed)
@@ -114,21 +141,21 @@ def measure(task, family, seed):
 
 
 def run(args, log):
-    """Fit every (family, task, seed, bound) the settings need and the log lacks."""
+    """Fit every (family, task, seed, bound, stopping) the log lacks."""
     for family in args.families:
         for task in args.tasks:
             for seed in args.seeds:
                 n = n_train(task, seed)
-                bounds = dict.fromkeys(SETTINGS[s](n) for s in args.settings)
-                for bound in bounds:
-                    key = (family, task, seed, bound)
-                    if key in {tuple(r[k] for k in log.key) for r in log.rows}:
+                fits = dict.fromkeys(fit_of(s, n) for s in args.settings)
+                for bound, patience in fits:
+                    if lookup(log.rows, family, task, seed, bound, patience):
                         continue
                     with correction_bound(bound), Timer() as timer:
                         with warnings.catch_warnings():
                             warnings.simplefilter("ignore")
                             try:
-                                value, error = float(measure(task, family, seed)), None
+                                value = float(measure(task, family, seed, patience))
+                                error = None
                             except Exception as exc:  # a failed fit is a result
                                 value, error = None, f"{type(exc).__name__}: {exc}"
                     log.add(
@@ -136,6 +163,8 @@ def run(args, log):
                         task=task,
                         seed=seed,
                         bound=bound,
+                        early_stopping=patience > 0,
+                        patience=patience,
                         n_train=n,
                         value=value,
                         error=error,
@@ -143,17 +172,32 @@ def run(args, log):
                     )
 
 
+def lookup(rows, family, task, seed, bound, patience):
+    """The logged row of one fit, or None (rows without the field did not stop)."""
+    for row in rows:
+        if (row["family"], row["task"], row["seed"], row["bound"]) == (
+            family,
+            task,
+            seed,
+            bound,
+        ) and patience_of(row) == patience:
+            return row
+    return None
+
+
 def table(rows, settings):
     """Per family: each setting's AUROC and rank on every task measured for all."""
     out = [
         "AUROC % (seed mean) of EnergyDensityEstimator defaults with each rule for "
-        "the base's correction bound (`benchmarks/density_sweep.py`); `#` is the "
+        "the base's correction bound, `+es` with early stopping on held-out "
+        "log-likelihood, `+es30` with 30 epochs' patience instead of 10 "
+        "(`benchmarks/density_sweep.py`); `#` is the "
         "rank among the settings on that task (1 = best, ties share the mean "
         "rank). Only tasks every setting has on every seed listed are ranked."
     ]
     for family in dict.fromkeys(r["family"] for r in rows):
         got = {
-            (r["task"], r["seed"], r["bound"]): r["value"]
+            (r["task"], r["seed"], (r["bound"], patience_of(r))): r["value"]
             for r in rows
             if r["family"] == family
         }
@@ -162,7 +206,7 @@ def table(rows, settings):
         for task in TASK_NAMES:
             ns = {seed: n_train(task, seed) for seed in seeds}
             if all(
-                got.get((task, seed, SETTINGS[s](ns[seed]))) is not None
+                got.get((task, seed, fit_of(s, ns[seed]))) is not None
                 for s in settings
                 for seed in seeds
             ):
@@ -171,7 +215,7 @@ def table(rows, settings):
             continue
         value = {
             (s, task): np.mean(
-                [got[(task, seed, SETTINGS[s](n))] for seed, n in ns.items()]
+                [got[(task, seed, fit_of(s, n))] for seed, n in ns.items()]
             )
             for s in settings
             for task, ns in tasks
@@ -216,14 +260,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", nargs="+", default=["pcd"])
     parser.add_argument("--tasks", nargs="+", default=list(TASK_NAMES))
-    parser.add_argument("--settings", nargs="+", default=list(SETTINGS))
+    parser.add_argument("--settings", nargs="+", choices=SETTINGS, default=list(BOUNDS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--table", action="store_true", help="only print the tables")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     single_thread()
     stem = args.out / "density_sweep"
-    log = ResultLog(stem.with_suffix(".jsonl"), ("family", "task", "seed", "bound"))
+    key = ("family", "task", "seed", "bound", "early_stopping", "patience")
+    log = ResultLog(stem.with_suffix(".jsonl"), key)
     if not args.table:
         run(args, log)
     write_text(stem.with_suffix(".md"), table(log.rows, args.settings))

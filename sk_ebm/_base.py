@@ -309,15 +309,31 @@ class _BaseEnergyEstimator(BaseEstimator):
         self.n_iter_ = len(self.history_)
         self.stop_reason_ = result.stop_reason
         self.optimizer_states_ = result.optimizer_states
-        if result.stop_reason == "max_iter" and _still_falling(
-            [row["loss"] for row in result.history]
-        ):
-            warnings.warn(
-                f"{type(self).__name__} reached max_iter={self.max_iter} epochs "
-                "while its loss was still falling; raise max_iter, or fit again "
-                "with warm_start=True to continue.",
-                ConvergenceWarning,
+        if result.stop_reason == "max_iter":
+            self._warn_if_unfinished(result.history)
+
+    def _warn_if_unfinished(self, history):
+        """ConvergenceWarning when ``max_iter`` cut a fit that was still improving.
+
+        With early stopping, improving means the held-out score set a record
+        within the last ``n_iter_no_change`` epochs (or the loop would have
+        stopped), which says more than the training loss; without it, a
+        training loss still clearly falling (:func:`_still_falling`).
+        """
+        advice = "raise max_iter, or fit again with warm_start=True to continue."
+        name = f"{type(self).__name__} reached max_iter={self.max_iter} epochs"
+        scores = [row["val_score"] for row in history if "val_score" in row]
+        if scores:
+            best = int(np.argmax(scores)) + 1
+            message = (
+                f"{name} while its held-out score was still improving (best in "
+                f"epoch {best} of {len(scores)}); {advice}"
             )
+        elif _still_falling([row["loss"] for row in history]):
+            message = f"{name} while its loss was still falling; {advice}"
+        else:
+            return
+        warnings.warn(message, ConvergenceWarning)
 
     def _continues_fit(self, config):
         """Whether this fit continues the previous one (``warm_start``).

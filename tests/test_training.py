@@ -350,6 +350,22 @@ def test_convergence_warning_when_max_iter_cuts_a_falling_loss(iris):
         JEMClassifier(max_iter=3, random_state=0, **TINY).fit(X, y)
 
 
+def test_convergence_warning_with_early_stopping_speaks_of_the_held_out_score(iris):
+    X, _ = iris
+    model = EnergyDensityEstimator(
+        early_stopping=True, n_iter_no_change=10, max_iter=3, random_state=0, **TINY
+    )
+    with pytest.warns(ConvergenceWarning, match="held-out score was still improv"):
+        model.fit(X)
+    assert model.stop_reason_ == "max_iter"
+    # Patience used up: the loop stopped itself, nothing to warn about.
+    model.set_params(n_iter_no_change=1, max_iter=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(X)
+    assert model.stop_reason_ == "early_stopping"
+
+
 def test_batches_hand_out_the_unlabeled_rows_of_each_data_batch():
     # Row i holds the value i, so a batch's rows name themselves.
     X = torch.arange(40, dtype=torch.float32)[:, None].repeat(1, 2)

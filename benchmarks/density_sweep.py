@@ -78,6 +78,9 @@ BOUNDS = {
 STOPPING = {"": 0, "+es": 10, "+es30": 30}
 #: Every bound rule with every stopping rule.
 SETTINGS = [name + suffix for suffix in STOPPING for name in BOUNDS]
+#: What a run without ``--settings`` fits: every bound, and the stopping rules
+#: on the default bound (``clip(n/40,2,20)``).
+DEFAULT_SETTINGS = [*BOUNDS, "clip(n/40,2,20)+es", "clip(n/40,2,20)+es30"]
 
 
 def fit_of(setting, n):
@@ -185,8 +188,11 @@ def lookup(rows, family, task, seed, bound, patience):
     return None
 
 
-def table(rows, settings):
-    """Per family: each setting's AUROC and rank on every task measured for all."""
+def table(rows, settings, seeds):
+    """Per family: each setting's AUROC and rank on every task measured for all.
+
+    A family's table leaves out the settings it has no complete task for.
+    """
     out = [
         "AUROC % (seed mean) of EnergyDensityEstimator defaults with each rule for "
         "the base's correction bound, `+es` with early stopping on held-out "
@@ -201,31 +207,41 @@ def table(rows, settings):
             for r in rows
             if r["family"] == family
         }
-        seeds = sorted({r["seed"] for r in rows if r["family"] == family})
-        tasks = []
-        for task in TASK_NAMES:
-            ns = {seed: n_train(task, seed) for seed in seeds}
-            if all(
-                got.get((task, seed, fit_of(s, ns[seed]))) is not None
-                for s in settings
-                for seed in seeds
-            ):
-                tasks.append((task, ns))
+        ns = {
+            task: {seed: n_train(task, seed) for seed in seeds} for task in TASK_NAMES
+        }
+
+        def complete(setting, task):
+            return all(
+                got.get((task, seed, fit_of(setting, n))) is not None
+                for seed, n in ns[task].items()
+            )
+
+        family_settings = [
+            s for s in settings if any(complete(s, task) for task in TASK_NAMES)
+        ]
+        tasks = [
+            (task, ns[task])
+            for task in TASK_NAMES
+            if all(complete(s, task) for s in family_settings)
+        ]
         if not tasks:
             continue
         value = {
             (s, task): np.mean(
                 [got[(task, seed, fit_of(s, n))] for seed, n in ns.items()]
             )
-            for s in settings
+            for s in family_settings
             for task, ns in tasks
         }
         rank = {}
         for task, _ in tasks:
-            order = rankdata([-value[(s, task)] for s in settings], method="average")
-            rank.update({(s, task): float(r) for s, r in zip(settings, order)})
+            order = rankdata(
+                [-value[(s, task)] for s in family_settings], method="average"
+            )
+            rank.update({(s, task): float(r) for s, r in zip(family_settings, order)})
         lines = []
-        for s in settings:
+        for s in family_settings:
             ranks = [rank[(s, t)] for t, _ in tasks]
             cells = [f"{100 * value[(s, t)]:.1f} (#{rank[(s, t)]:g})" for t, _ in tasks]
             below = sum(value[(s, t)] < 0.5 for t, _ in tasks)
@@ -260,7 +276,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", nargs="+", default=["pcd"])
     parser.add_argument("--tasks", nargs="+", default=list(TASK_NAMES))
-    parser.add_argument("--settings", nargs="+", choices=SETTINGS, default=list(BOUNDS))
+    parser.add_argument(
+        "--settings", nargs="+", choices=SETTINGS, default=DEFAULT_SETTINGS
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--table", action="store_true", help="only print the tables")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -271,7 +289,7 @@ def main():
     log = ResultLog(stem.with_suffix(".jsonl"), key)
     if not args.table:
         run(args, log)
-    write_text(stem.with_suffix(".md"), table(log.rows, args.settings))
+    write_text(stem.with_suffix(".md"), table(log.rows, args.settings, args.seeds))
 
 
 if __name__ == "__main__":

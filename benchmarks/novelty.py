@@ -24,7 +24,9 @@ Baselines, fitted on the same standardized rows:
 
 EBM methods are named ``ebm-<training>`` and build
 ``EnergyDensityEstimator(training=<training>, random_state=seed)``, every other
-parameter at its default; ``ebm-pcd``, ``ebm-short_run`` and ``ebm-vera`` run
+parameter at its default, unless suffixes ask for more (``EBM_VARIANTS``:
+``ebm-pcd+kde+es30`` is PCD with ``base="kde"``, ``early_stopping=True`` and
+``n_iter_no_change=30``); ``ebm-pcd``, ``ebm-short_run`` and ``ebm-vera`` run
 by default, any other ``--methods ebm-<name>`` (e.g. ``ebm-dsm``) is passed on
 as is. A fit that raises is logged with its error instead of a value, and a
 training value the estimator refuses stops that method only.
@@ -114,8 +116,25 @@ BASELINES = {
 }
 
 
-def fit_ebm(training, X, seed):
-    model = EnergyDensityEstimator(training=training, device="cpu", random_state=seed)
+#: Suffixes of an EBM method's name -> the parameters they set, e.g.
+#: ``ebm-pcd+kde+es30``: PCD on the kernel base, early stopping with 30 epochs'
+#: patience.
+EBM_VARIANTS = {
+    "kde": {"base": "kde"},
+    "es": {"early_stopping": True},
+    "es30": {"early_stopping": True, "n_iter_no_change": 30},
+}
+
+
+def fit_ebm(name, X, seed):
+    """``name`` is ``<training>`` with optional ``+<variant>`` suffixes."""
+    training, *variants = name.split("+")
+    params = {}
+    for variant in variants:
+        params.update(EBM_VARIANTS[variant])
+    model = EnergyDensityEstimator(
+        training=training, device="cpu", random_state=seed, **params
+    )
     return model.fit(X).score_samples
 
 
@@ -366,6 +385,13 @@ def plot(rows, path):
     plt.close(fig)
 
 
+def _ebm_name_ok(method):
+    """An EBM method whose suffixes are all known variants."""
+    if not method.startswith(EBM_PREFIX):
+        return False
+    return all(v in EBM_VARIANTS for v in method.split("+")[1:])
+
+
 def main(argv=None):
     methods = [*BASELINES, *DEFAULT_EBM_METHODS]
     parser = _common.benchmark_parser(
@@ -373,13 +399,11 @@ def main(argv=None):
     )
     parser.set_defaults(seeds=list(SEEDS))
     args = parser.parse_args(argv)
-    unknown = [
-        m for m in args.methods if m not in BASELINES and not m.startswith(EBM_PREFIX)
-    ]
+    unknown = [m for m in args.methods if m not in BASELINES and not _ebm_name_ok(m)]
     if unknown:
         parser.error(
             f"unknown methods {unknown}: use {', '.join(BASELINES)} or "
-            f"{EBM_PREFIX}<training>"
+            f"{EBM_PREFIX}<training>[+{'|+'.join(EBM_VARIANTS)}...]"
         )
     unknown = sorted(set(args.datasets) - set(NOVELTY_DATASETS))
     if unknown:

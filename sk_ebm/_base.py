@@ -29,6 +29,7 @@ from .nets import (
     ACTIVATIONS,
     NETWORKS,
     BaseCorrectedNet,
+    KernelCorrectedNet,
     build_network,
     energy,
     energy_fn,
@@ -129,7 +130,7 @@ class _BaseEnergyEstimator(BaseEstimator):
         "sampler_params": [dict, None],
         "generator_params": [dict, None],
         "score_params": [dict, None],
-        "base": [StrOptions({"gaussian"}), None],
+        "base": [StrOptions({"gaussian", "kde"}), None],
         "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "energy_reg": [Interval(Real, 0, None, closed="left")],
         "grad_penalty": [Interval(Real, 0, None, closed="left")],
@@ -229,16 +230,19 @@ class _BaseEnergyEstimator(BaseEstimator):
             return net
         # The network is trained on the data plus noise (images): the base
         # fits that distribution, not the clean rows'.
+        noise_variance = family.base_noise_variance + data_noise**2
         gaussian = GaussianBase.fit(
-            data.X,
-            sample_weight=data.weight,
-            noise_variance=family.base_noise_variance + data_noise**2,
+            data.X, sample_weight=data.weight, noise_variance=noise_variance
         )
-        return BaseCorrectedNet(
-            net,
-            gaussian.mean.to(data.X.dtype),
-            gaussian.scale_tril.to(data.X.dtype),
-            self._correction_bound(data.X.shape[0]),
+        mean = gaussian.mean.to(data.X.dtype)
+        scale_tril = gaussian.scale_tril.to(data.X.dtype)
+        bound = self._correction_bound(data.X.shape[0])
+        if self.base == "gaussian":
+            return BaseCorrectedNet(net, mean, scale_tril, bound)
+        centers, log_weights = _kernel_centers(data, init_generator)
+        bandwidth = math.sqrt(_scott_bandwidth(data.X) ** 2 + noise_variance)
+        return KernelCorrectedNet(
+            net, mean, scale_tril, bound, centers, bandwidth, log_weights
         )
 
     def _resolve_with_data(self, params, data, seed):
@@ -345,10 +349,9 @@ class _BaseEnergyEstimator(BaseEstimator):
         """
         if not (self.warm_start and hasattr(self, "net_")):
             return False
-        had_base = isinstance(self.net_, BaseCorrectedNet)
         was = {
             "training": self.training_,
-            "base": "gaussian" if had_base else None,
+            "base": _base_name(self.net_),
             **self.network_config_,
         }
         now = {"training": self.training, "base": self.base, **config}
@@ -572,6 +575,45 @@ def _take_rows(data, index):
         weight=None if data.weight is None else data.weight[index],
         y=None if data.y is None else data.y[index],
     )
+
+
+#: Most kernels ``base="kde"`` keeps: each energy evaluation costs one distance
+#: per kernel, so larger training sets give a random subset of their rows.
+MAX_KERNEL_CENTERS = 5000
+
+
+def _kernel_centers(data, generator):
+    """The rows the kernel base is centered on, and their log weights."""
+    X, weight = data.X, data.weight
+    if len(X) > MAX_KERNEL_CENTERS:
+        keep = torch.randperm(len(X), generator=generator, device="cpu")
+        keep = keep[:MAX_KERNEL_CENTERS].to(X.device)
+        X = X[keep]
+        weight = None if weight is None else weight[keep]
+    if weight is None:
+        log_weights = torch.full((len(X),), -math.log(len(X)), dtype=X.dtype)
+        return X, log_weights.to(X.device)
+    weight = weight.to(X.dtype)
+    return X, torch.log(weight / weight.sum())
+
+
+def _scott_bandwidth(X):
+    """Scott's rule, ``n ** (-1 / (d + 4))`` times the rows' typical scale.
+
+    The scale is the root mean variance of the features: 1 for standardized
+    rows, where this is :class:`sklearn.neighbors.KernelDensity`'s
+    ``bandwidth="scott"``.
+    """
+    n_rows, n_features = X.shape
+    scale = X.double().var(0, correction=0).mean().clamp_min(1e-12).sqrt().item()
+    return scale * n_rows ** (-1.0 / (n_features + 4))
+
+
+def _base_name(net):
+    """The ``base`` a fitted network was built with."""
+    if isinstance(net, KernelCorrectedNet):
+        return "kde"
+    return "gaussian" if isinstance(net, BaseCorrectedNet) else None
 
 
 def _still_falling(losses):

@@ -150,14 +150,17 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         in ``"sm"`` and ``"ssm"``, which keeps a flexible network from
         spiking at each training row (the loss is unbounded below without
         it), default 0.1.
-    base : "gaussian" or None, default=None
+    base : {"gaussian", "kde"} or None, default=None
         ``"gaussian"``: the logits are those of the network plus the log
         density of a Gaussian fitted to the training rows, with the network's
         part of ``log p(x)`` bounded to 20 nats either way
         (:class:`sk_ebm.nets.BaseCorrectedNet`). Class probabilities do not
         change; ``log p(x)`` becomes normalizable and falls away from the data
-        in every direction. None: the network alone, whose ``log p(x)`` can
-        stay high far from the data.
+        in every direction. ``"kde"``: a Gaussian kernel density of the
+        training rows instead of the Gaussian (see
+        :class:`~sk_ebm.EnergyDensityEstimator`; not measured for the
+        classifier). None: the network alone, whose ``log p(x)`` can stay
+        high far from the data.
     alpha : float or "auto", default="auto"
         Weight of the ``log p(x)`` term relative to the cross-entropy.
         ``"auto"`` takes the training family's weight for classifiers

@@ -31,8 +31,8 @@ from ._base import (
     _check_n_samples,
     _seed_from,
 )
-from .likelihood import GaussianBase, annealed_importance_sampling
-from .nets import BaseCorrectedNet, energy, frozen
+from .likelihood import GaussianBase, KernelBase, annealed_importance_sampling
+from .nets import BaseCorrectedNet, KernelCorrectedNet, energy, frozen
 from .samplers import InitDistribution
 
 # Draws of the importance-sampling estimate of log Z used by early stopping.
@@ -173,16 +173,24 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         in ``"sm"`` and ``"ssm"``, which keeps a flexible network from
         spiking at each training row (the loss is unbounded below without
         it), default 0.1.
-    base : "gaussian" or None, default="gaussian"
+    base : {"gaussian", "kde"} or None, default="gaussian"
         ``"gaussian"``: the model is a Gaussian fitted to the training rows
         times ``exp`` of the network's correction, bounded either way by
         ``clip(n_rows / 40, 2, 20)`` nats, so that few rows cannot reshape
         the Gaussian far (:class:`sk_ebm.nets.BaseCorrectedNet`; the fitted
         bound is ``net_.bound``): normalizable, and lower
         far from the data, in every direction, than at any training row,
-        whatever the training family; chains start near the data. None: the
-        network alone, whose density can stay high where no data was (its
-        ``log Z`` may then not exist).
+        whatever the training family; chains start near the data. ``"kde"``:
+        the same with a Gaussian kernel density of the training rows instead
+        of the Gaussian (Scott's bandwidth in the network's units; centered on
+        the training rows, a random 5,000 of larger sets;
+        :class:`sk_ebm.nets.KernelCorrectedNet`): for multimodal data, at the
+        cost of one distance per center in every energy evaluation; not with
+        ``training="sm"`` or ``"ssm"``. Measured with ``early_stopping=True,
+        n_iter_no_change=30`` (PCD, seed 0; README, density section): level
+        with KernelDensity on the novelty suite, 96.8 AUROC on digits 0-4
+        against 5-9. None: the network alone, whose density can stay high
+        where no data was (its ``log Z`` may then not exist).
     alpha : float or "auto", default=1.0
         Weight of the likelihood term. ``"auto"`` takes the training family's
         weight for density models (``auto_alpha["density"]``); the fitted
@@ -516,7 +524,11 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         defaults, on a float64 copy of the network.
         """
         net = self.net_
-        if isinstance(net, BaseCorrectedNet):
+        if isinstance(net, KernelCorrectedNet):
+            base = KernelBase(
+                net.centers.double(), net.bandwidth, net.log_weights.double()
+            )
+        elif isinstance(net, BaseCorrectedNet):
             # The model's own base: the model is it times a bounded factor, so
             # AIS starts close to its target.
             base = GaussianBase(net.base_mean.double(), net.base_scale_tril.double())

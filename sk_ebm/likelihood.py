@@ -134,6 +134,126 @@ class GaussianBase:
         return self
 
 
+class KernelBase:
+    """A Gaussian kernel density: the base of ``base="kde"``, and AIS's start.
+
+    ``q(x) = sum_i w_i N(x; c_i, h^2 I)`` over the centers ``c_i``.
+
+    Parameters
+    ----------
+    centers : torch.Tensor of shape (n_centers, n_features)
+        The kernels' centers (training rows).
+    bandwidth : float
+        The kernels' standard deviation ``h``, the same in every direction.
+    log_weights : torch.Tensor of shape (n_centers,) or None, default=None
+        Log of the normalized weights ``w_i``; None: equal weights.
+
+    Examples
+    --------
+    >>> import torch
+    >>> base = KernelBase(torch.zeros(1, 2, dtype=torch.float64), 1.0)
+    >>> base.log_prob(torch.zeros(1, 2))  # one standard Gaussian: -log(2 pi)
+    tensor([-1.8379], dtype=torch.float64)
+    """
+
+    def __init__(self, centers, bandwidth, log_weights=None):
+        self.centers = centers
+        self.bandwidth = float(bandwidth)
+        n_centers = len(centers)
+        if log_weights is None:
+            log_weights = torch.full(
+                (n_centers,),
+                -math.log(n_centers),
+                dtype=centers.dtype,
+                device=centers.device,
+            )
+        self.log_weights = log_weights
+
+    @property
+    def mean(self):
+        """A row of the base's dtype and device (what AIS reads them from)."""
+        return self.centers[0]
+
+    @property
+    def scale_tril(self):
+        """``h I``: AIS's Langevin steps move on the kernels' scale."""
+        eye = torch.eye(
+            self.centers.shape[1], dtype=self.centers.dtype, device=self.centers.device
+        )
+        return self.bandwidth * eye
+
+    def log_prob(self, x):
+        """Log density of each row (the base's dtype).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, n_features)
+
+        Returns
+        -------
+        torch.Tensor of shape (n,)
+        """
+        return kernel_log_density(
+            x.to(self.centers.dtype), self.centers, self.bandwidth, self.log_weights
+        )
+
+    def sample(self, n, generator):
+        """Draw ``n`` rows: a center by its weight, plus ``N(0, h^2 I)``.
+
+        Parameters
+        ----------
+        n : int
+        generator : torch.Generator
+
+        Returns
+        -------
+        torch.Tensor of shape (n, n_features)
+        """
+        rows = torch.multinomial(
+            self.log_weights.exp(), n, replacement=True, generator=generator
+        )
+        noise = torch.randn(
+            (n, self.centers.shape[1]),
+            generator=generator,
+            device=self.centers.device,
+            dtype=self.centers.dtype,
+        )
+        return self.centers[rows] + self.bandwidth * noise
+
+    def to(self, device=None, dtype=None):
+        """Move the tensors to ``device`` and/or ``dtype``; returns self."""
+        self.centers = self.centers.to(device=device, dtype=dtype)
+        self.log_weights = self.log_weights.to(device=device, dtype=dtype)
+        return self
+
+
+def kernel_log_density(x, centers, bandwidth, log_weights):
+    """``log sum_i w_i N(x; c_i, h^2 I)`` for each row of ``x``.
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (n, n_features)
+    centers : torch.Tensor of shape (n_centers, n_features)
+    bandwidth : float
+    log_weights : torch.Tensor of shape (n_centers,)
+        Log of weights that sum to one.
+
+    Returns
+    -------
+    torch.Tensor of shape (n,)
+    """
+    n_features = centers.shape[1]
+    # ||x - c||^2 expanded: one matrix product instead of an (n, n_centers,
+    # n_features) difference tensor; clamped, as rounding can make it negative.
+    squared = (
+        (x**2).sum(1, keepdim=True) - 2 * x @ centers.T + (centers**2).sum(1)
+    ).clamp_min(0)
+    log_norm = n_features * math.log(bandwidth) + 0.5 * n_features * math.log(
+        2 * math.pi
+    )
+    return torch.logsumexp(log_weights - 0.5 * squared / bandwidth**2, 1) - log_norm
+
+
 def annealed_importance_sampling(
     energy_fn,
     base,

@@ -1,13 +1,19 @@
 """Energies whose tails fall away from the data, for every training family of
 the density estimator (issue 14)."""
 
+import pickle
+
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_wine
+from sklearn.neighbors import KernelDensity
+from sklearn.preprocessing import StandardScaler
 
-from sk_ebm import EnergyDensityEstimator
+from sk_ebm import EnergyDensityEstimator, _base
 from sk_ebm.exceptions import DivergenceError
 from sk_ebm.families import FAMILIES
+from sk_ebm.nets import KernelCorrectedNet
 
 from ._helpers import FAST_PARAMS
 
@@ -64,3 +70,54 @@ def test_log_z_is_near_the_bound_range_and_scores_are_normalized(training):
     xx, yy = np.meshgrid(grid, grid)
     density = np.exp(est.score_samples(np.c_[xx.ravel(), yy.ravel()]))
     assert density.sum() * (grid[1] - grid[0]) ** 2 == pytest.approx(1.0, abs=0.1)
+
+
+def test_the_kernel_base_is_sklearns_kernel_density():
+    # The kernel base on standardized rows is KernelDensity(bandwidth="scott").
+    X = StandardScaler().fit_transform(load_wine().data)
+    est = EnergyDensityEstimator(base="kde", standardize=False, **FAST_PARAMS)
+    net = est.fit(X).net_
+    assert isinstance(net, KernelCorrectedNet) and len(net.centers) == len(X)
+    rows = torch.as_tensor(X[:20], dtype=net.centers.dtype)
+    ours = net.base_log_prob(rows).detach().numpy()
+    scale = np.sqrt(X.var(0).mean())  # 1 up to the scaler's ddof
+    kde = KernelDensity(bandwidth=scale * len(X) ** (-1 / (X.shape[1] + 4)))
+    np.testing.assert_allclose(ours, kde.fit(X).score_samples(X[:20]), rtol=1e-4)
+    # And AIS starts from it: a density that integrates to about one.
+    assert -est.net_.bound <= est.log_z_ <= est.net_.bound
+
+
+@pytest.mark.parametrize("training", ["pcd", "vera", "dsm"])
+def test_kernel_base_tails_fall_away_and_it_pickles(training):
+    X = load_wine().data
+    est = EnergyDensityEstimator(training=training, base="kde", **FAST_PARAMS).fit(X)
+    lowest_training_row = est.score_samples(X).min()
+    assert est.score_samples(far_points(X, 200, 0)).max() < lowest_training_row
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_allclose(again.score_samples(X), est.score_samples(X))
+
+
+def test_kernel_base_in_two_dimensions_integrates_to_one():
+    X = np.random.default_rng(0).normal(size=(300, 2))
+    est = EnergyDensityEstimator(base="kde", **FAST_PARAMS).fit(X)
+    assert 0 < est.log_z_stderr_ < 0.5
+    grid = np.linspace(-6, 6, 241)
+    xx, yy = np.meshgrid(grid, grid)
+    density = np.exp(est.score_samples(np.c_[xx.ravel(), yy.ravel()]))
+    assert density.sum() * (grid[1] - grid[0]) ** 2 == pytest.approx(1.0, abs=0.1)
+
+
+@pytest.mark.parametrize("training", ["sm", "ssm"])
+def test_curvature_penalized_families_refuse_the_kernel_base(training):
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    with pytest.raises(ValueError, match="does not take base='kde'"):
+        EnergyDensityEstimator(training=training, base="kde", **FAST_PARAMS).fit(X)
+
+
+def test_kernel_centers_are_capped(monkeypatch):
+    monkeypatch.setattr(_base, "MAX_KERNEL_CENTERS", 30)
+    X = np.random.default_rng(0).normal(size=(100, 2))
+    params = {**FAST_PARAMS, "max_iter": 1}
+    net = EnergyDensityEstimator(base="kde", **params).fit(X).net_
+    assert net.centers.shape == (30, 2)
+    assert net.log_weights.exp().sum().item() == pytest.approx(1.0, abs=1e-5)

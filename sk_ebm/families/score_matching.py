@@ -111,6 +111,15 @@ class _NeedsHessian(_ScoreMatching):
     def build(self, net, data, n_classes, generator, init_generator):
         # The curvature penalty is on what the network adds to a base's.
         base_precision = getattr(net, "base_precision", None)
+        if base_precision is None and hasattr(net, "base_log_prob"):
+            # A base whose curvature varies (base="kde") would fall under the
+            # penalty meant for the network's part alone.
+            raise ValueError(
+                f"training={self.params['training']!r} penalizes the curvature "
+                "the network adds to a Gaussian base; it does not take base='kde'. "
+                "Use base='gaussian', or training='dsm', 'pcd', 'short_run' or "
+                "'vera'."
+            )
         self.fixed_hessian = None if base_precision is None else base_precision()
         if self.params["activation"] in _PIECEWISE_LINEAR:
             raise ValueError(

@@ -25,7 +25,7 @@ mean is built (without these, an MLP):
 """
 
 from ._energy import class_energy, energy, energy_fn, frozen
-from .base import BaseCorrectedNet, residual_energy
+from .base import BaseCorrectedNet, KernelCorrectedNet, residual_energy
 from .conv import ConvDecoder, ConvEnergyNet
 from .generator import GaussianGenerator
 from .mlp import ACTIVATIONS, MLPEnergyNet
@@ -117,6 +117,7 @@ register_network("conv", ConvEnergyNet)
 __all__ = [
     "ACTIVATIONS",
     "BaseCorrectedNet",
+    "KernelCorrectedNet",
     "ConvDecoder",
     "ConvEnergyNet",
     "GaussianGenerator",

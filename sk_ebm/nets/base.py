@@ -14,6 +14,8 @@ import math
 import torch
 from torch import nn
 
+from ..likelihood import kernel_log_density
+
 
 class BaseCorrectedNet(nn.Module):
     """``logits = f - lse + bound * tanh(lse / bound) + log q(x)``.
@@ -70,6 +72,41 @@ class BaseCorrectedNet(nn.Module):
         lse = torch.logsumexp(f, dim=1, keepdim=True)
         correction = self.bound * torch.tanh(lse / self.bound)
         return f - lse + correction + self.base_log_prob(x)[:, None]
+
+
+class KernelCorrectedNet(BaseCorrectedNet):
+    """:class:`BaseCorrectedNet` on a Gaussian kernel density of the data.
+
+    ``log q(x) = log sum_i w_i N(x; c_i, h^2 I)`` replaces the Gaussian's: the
+    model is a kernel density estimate times the network's bounded correction,
+    so it is never far from the KDE, which ranks multimodal data better than
+    one Gaussian. The Gaussian buffers stay (the data's mean and covariance),
+    for what reads them, such as where chains start.
+
+    Parameters
+    ----------
+    inner, mean, scale_tril, bound
+        As for :class:`BaseCorrectedNet`.
+    centers : torch.Tensor of shape (n_centers, n_features)
+        The kernels' centers.
+    bandwidth : float
+        The kernels' standard deviation ``h``.
+    log_weights : torch.Tensor of shape (n_centers,)
+        Log of the kernels' normalized weights.
+    """
+
+    # Score matching's fixed base Hessian exists only for a Gaussian base.
+    base_precision = None
+
+    def __init__(self, inner, mean, scale_tril, bound, centers, bandwidth, log_weights):
+        super().__init__(inner, mean, scale_tril, bound)
+        self.register_buffer("centers", centers.detach().clone())
+        self.register_buffer("log_weights", log_weights.detach().clone())
+        self.bandwidth = float(bandwidth)
+
+    def base_log_prob(self, x):
+        """``log q(x)`` of each row under the kernel density."""
+        return kernel_log_density(x, self.centers, self.bandwidth, self.log_weights)
 
 
 def residual_energy(net, x, energies):

@@ -220,6 +220,8 @@ def table(rows, settings, seeds):
         family_settings = [
             s for s in settings if any(complete(s, task) for task in TASK_NAMES)
         ]
+        if not family_settings:
+            continue
         tasks = [
             (task, ns[task])
             for task in TASK_NAMES

@@ -196,7 +196,8 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         breast cancer with 5 labels per class, PCD fell from
         92.2 to 76.6 % (VERA rose from 90.9 to 93.0), and on letter (26
         classes, 10 labels each) it cost both about 5 points (VERA 74.0 to
-        68.7), which is why it is off by default. Try it on your own labeled rows (cross-validation with
+        68.7), which is why it is off by default. Try it on your own labeled
+        rows (cross-validation with
         :func:`~sk_ebm.metrics.labeled_accuracy_scorer`).
     vat_radius : float or "auto", default="auto"
         Norm of VAT's perturbation, in the network's input units

@@ -231,18 +231,19 @@ class _BaseEnergyEstimator(BaseEstimator):
         # The network is trained on the data plus noise (images): the base
         # fits that distribution, not the clean rows'.
         noise_variance = family.base_noise_variance + data_noise**2
+        bound = self._correction_bound(data.X.shape[0])
+        if self.base == "kde":
+            centers, log_weights = _kernel_centers(data, init_generator)
+            bandwidth = math.sqrt(_scott_bandwidth(data.X) ** 2 + noise_variance)
+            return KernelCorrectedNet(net, bound, centers, bandwidth, log_weights)
         gaussian = GaussianBase.fit(
             data.X, sample_weight=data.weight, noise_variance=noise_variance
         )
-        mean = gaussian.mean.to(data.X.dtype)
-        scale_tril = gaussian.scale_tril.to(data.X.dtype)
-        bound = self._correction_bound(data.X.shape[0])
-        if self.base == "gaussian":
-            return BaseCorrectedNet(net, mean, scale_tril, bound)
-        centers, log_weights = _kernel_centers(data, init_generator)
-        bandwidth = math.sqrt(_scott_bandwidth(data.X) ** 2 + noise_variance)
-        return KernelCorrectedNet(
-            net, mean, scale_tril, bound, centers, bandwidth, log_weights
+        return BaseCorrectedNet(
+            net,
+            gaussian.mean.to(data.X.dtype),
+            gaussian.scale_tril.to(data.X.dtype),
+            bound,
         )
 
     def _resolve_with_data(self, params, data, seed):

@@ -17,7 +17,7 @@ from torch import nn
 from ..likelihood import kernel_log_density
 
 
-class BaseCorrectedNet(nn.Module):
+class _BoundedCorrection(nn.Module):
     """``logits = f - lse + bound * tanh(lse / bound) + log q(x)``.
 
     With ``f`` the wrapped network's logits and ``lse = logsumexp(f)``:
@@ -28,7 +28,35 @@ class BaseCorrectedNet(nn.Module):
 
     So ``Z`` lies between ``exp(-bound)`` and ``exp(bound)``, and a point
     whose base log density is ``2 * bound`` below a training row's scores
-    below it.
+    below it. Subclasses give the base: ``base_log_prob(x)``.
+
+    Parameters
+    ----------
+    inner : torch.nn.Module
+        The energy network being corrected.
+    bound : float
+        Largest magnitude of the correction, in nats.
+    """
+
+    def __init__(self, inner, bound):
+        super().__init__()
+        self.inner = inner
+        self.bound = float(bound)
+
+    def forward(self, x):
+        f = self.inner(x)
+        lse = torch.logsumexp(f, dim=1, keepdim=True)
+        correction = self.bound * torch.tanh(lse / self.bound)
+        return f - lse + correction + self.base_log_prob(x)[:, None]
+
+
+class BaseCorrectedNet(_BoundedCorrection):
+    """``logits = f - lse + bound * tanh(lse / bound) + log q(x)``, q a Gaussian.
+
+    The bounded correction on a Gaussian base (``base="gaussian"``): with
+    ``lse = logsumexp(f)``, class probabilities are ``f``'s, and the energy is
+    the base's plus a correction in ``(-bound, bound)``, so ``Z`` lies between
+    ``exp(-bound)`` and ``exp(bound)``.
 
     Parameters
     ----------
@@ -43,11 +71,9 @@ class BaseCorrectedNet(nn.Module):
     """
 
     def __init__(self, inner, mean, scale_tril, bound):
-        super().__init__()
-        self.inner = inner
+        super().__init__(inner, bound)
         self.register_buffer("base_mean", mean.detach().clone())
         self.register_buffer("base_scale_tril", scale_tril.detach().clone())
-        self.bound = float(bound)
 
     def base_log_prob(self, x):
         """``log q(x)`` of each row under the base Gaussian."""
@@ -67,26 +93,22 @@ class BaseCorrectedNet(nn.Module):
         """The base's precision matrix: the Hessian of its energy."""
         return torch.cholesky_inverse(self.base_scale_tril)
 
-    def forward(self, x):
-        f = self.inner(x)
-        lse = torch.logsumexp(f, dim=1, keepdim=True)
-        correction = self.bound * torch.tanh(lse / self.bound)
-        return f - lse + correction + self.base_log_prob(x)[:, None]
 
+class KernelCorrectedNet(_BoundedCorrection):
+    """The bounded correction on a Gaussian kernel density (``base="kde"``).
 
-class KernelCorrectedNet(BaseCorrectedNet):
-    """:class:`BaseCorrectedNet` on a Gaussian kernel density of the data.
-
-    ``log q(x) = log sum_i w_i N(x; c_i, h^2 I)`` replaces the Gaussian's: the
-    model is a kernel density estimate times the network's bounded correction,
-    so it is never far from the KDE, which ranks multimodal data better than
-    one Gaussian. The Gaussian buffers stay (the data's mean and covariance),
-    for what reads them, such as where chains start.
+    ``log q(x) = log sum_i w_i N(x; c_i, h^2 I)``: the model is a kernel
+    density estimate times the network's bounded correction, so it is never
+    far from the KDE, which ranks multimodal data better than one Gaussian.
+    It has no constant base Hessian (``base_precision``), which the
+    curvature-penalized score-matching families need.
 
     Parameters
     ----------
-    inner, mean, scale_tril, bound
-        As for :class:`BaseCorrectedNet`.
+    inner : torch.nn.Module
+        The energy network being corrected.
+    bound : float
+        Largest magnitude of the correction, in nats.
     centers : torch.Tensor of shape (n_centers, n_features)
         The kernels' centers.
     bandwidth : float
@@ -95,11 +117,8 @@ class KernelCorrectedNet(BaseCorrectedNet):
         Log of the kernels' normalized weights.
     """
 
-    # Score matching's fixed base Hessian exists only for a Gaussian base.
-    base_precision = None
-
-    def __init__(self, inner, mean, scale_tril, bound, centers, bandwidth, log_weights):
-        super().__init__(inner, mean, scale_tril, bound)
+    def __init__(self, inner, bound, centers, bandwidth, log_weights):
+        super().__init__(inner, bound)
         self.register_buffer("centers", centers.detach().clone())
         self.register_buffer("log_weights", log_weights.detach().clone())
         self.bandwidth = float(bandwidth)

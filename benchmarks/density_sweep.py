@@ -5,9 +5,12 @@ times ``exp`` of the network's correction, bounded to ``bound`` nats either way
 (:class:`sk_ebm.nets.BaseCorrectedNet`). A small bound keeps the model near the
 Gaussian, a large one lets the network reshape it. Each setting is a rule
 ``n_train -> bound``: fixed values and rules that grow with the number of
-training rows. A setting whose name ends in ``+es`` also fits with
-``early_stopping=True`` (the epoch with the best held-out log-likelihood),
-``+es30`` with ``n_iter_no_change=30`` too.
+training rows. A setting named with ``+kde`` fits ``base="kde"`` (a kernel
+density of the training rows instead of the Gaussian; without it, the Gaussian),
+one with ``+es`` fits with ``early_stopping=True`` (the epoch with the best
+held-out log-likelihood), ``+es30`` with ``n_iter_no_change=30`` too; without
+either, ``early_stopping=False``. The estimator's defaults are
+``clip(n/40,2,20)+kde+es30``.
 
 Tasks, all offline, seed 0 unless ``--seeds`` says otherwise:
 
@@ -18,8 +21,8 @@ Tasks, all offline, seed 0 unless ``--seeds`` says otherwise:
 * ``density-digits``: fitted on digits 0-4, AUROC against 5-9 (``sweep.py``).
 
 Settings are ranked per task by their mean (1 = best); the default to pick has
-the best worst-case rank over all tasks. A fit is identified by the bound it
-used, so rules that give a task the same bound share one fit::
+the best worst-case rank over all tasks. A fit is identified by the bound, base
+and patience it used, so rules that give a task the same bound share one fit::
 
     python benchmarks/density_sweep.py --families pcd
     python benchmarks/density_sweep.py --families short_run vera \\
@@ -74,27 +77,44 @@ BOUNDS = {
     "clip(n/40,2,20)": _clipped(40),
     "clip(n/20,2,20)": _clipped(20),
 }
+#: Setting suffix -> the base distribution.
+BASES = {"": "gaussian", "+kde": "kde"}
 #: Setting suffix -> early stopping's patience (``n_iter_no_change``); 0: none.
 STOPPING = {"": 0, "+es": 10, "+es30": 30}
-#: Every bound rule with every stopping rule.
-SETTINGS = [name + suffix for suffix in STOPPING for name in BOUNDS]
+#: Every bound rule with every base and every stopping rule.
+SETTINGS = [
+    name + base + stop for base in BASES for stop in STOPPING for name in BOUNDS
+]
 #: What a run without ``--settings`` fits: every bound, and the stopping rules
-#: on the default bound (``clip(n/40,2,20)``).
-DEFAULT_SETTINGS = [*BOUNDS, "clip(n/40,2,20)+es", "clip(n/40,2,20)+es30"]
+#: and the kernel base on the default bound (``clip(n/40,2,20)``).
+DEFAULT_SETTINGS = [
+    *BOUNDS,
+    "clip(n/40,2,20)+es",
+    "clip(n/40,2,20)+es30",
+    "clip(n/40,2,20)+kde+es30",
+]
 
 
 def fit_of(setting, n):
-    """What identifies the fit a setting makes on ``n`` rows: (bound, patience)."""
-    # Longest suffix first; "" matches every name, so it comes last.
-    for suffix, patience in sorted(STOPPING.items(), key=lambda kv: -len(kv[0])):
-        if setting.endswith(suffix):
-            return BOUNDS[setting.removesuffix(suffix)](n), patience
-    raise ValueError(setting)
+    """What identifies the fit a setting makes on ``n`` rows.
+
+    Returns ``(bound, patience, base)``.
+    """
+    name, *suffixes = setting.split("+")
+    suffixes = {"+" + suffix for suffix in suffixes}
+    base = next((BASES[s] for s in suffixes if s in BASES), "gaussian")
+    patience = next((STOPPING[s] for s in suffixes if s in STOPPING), 0)
+    return BOUNDS[name](n), patience, base
 
 
 def patience_of(row):
     """A logged fit's patience; rows from before ``+es30`` only say whether."""
     return row.get("patience", 10 if row.get("early_stopping") else 0)
+
+
+def base_of(row):
+    """A logged fit's base; rows from before ``+kde`` had the Gaussian."""
+    return row.get("base", "gaussian")
 
 
 TOYS = ("density-ring", "density-8gaussians")
@@ -122,12 +142,13 @@ def correction_bound(bound):
         EnergyDensityEstimator._correction_bound = original
 
 
-def measure(task, family, seed, patience):
-    """AUROC of a default EnergyDensityEstimator(training=family) on ``task``."""
+def measure(task, family, seed, patience, base):
+    """AUROC of EnergyDensityEstimator(training=family) on ``task``."""
 
     def make(cls):
         return cls(
             training=family,
+            base=base,
             early_stopping=patience > 0,
             n_iter_no_change=max(patience, 1),
             device="cpu",
@@ -150,14 +171,16 @@ def run(args, log):
             for seed in args.seeds:
                 n = n_train(task, seed)
                 fits = dict.fromkeys(fit_of(s, n) for s in args.settings)
-                for bound, patience in fits:
-                    if lookup(log.rows, family, task, seed, bound, patience):
+                for bound, patience, base in fits:
+                    if lookup(log.rows, family, task, seed, (bound, patience, base)):
                         continue
                     with correction_bound(bound), Timer() as timer:
                         with warnings.catch_warnings():
                             warnings.simplefilter("ignore")
                             try:
-                                value = float(measure(task, family, seed, patience))
+                                value = float(
+                                    measure(task, family, seed, patience, base)
+                                )
                                 error = None
                             except Exception as exc:  # a failed fit is a result
                                 value, error = None, f"{type(exc).__name__}: {exc}"
@@ -166,6 +189,7 @@ def run(args, log):
                         task=task,
                         seed=seed,
                         bound=bound,
+                        base=base,
                         early_stopping=patience > 0,
                         patience=patience,
                         n_train=n,
@@ -175,16 +199,17 @@ def run(args, log):
                     )
 
 
-def lookup(rows, family, task, seed, bound, patience):
-    """The logged row of one fit, or None (rows without the field did not stop)."""
+def fit_of_row(row):
+    """``fit_of``'s key of a logged row."""
+    return row["bound"], patience_of(row), base_of(row)
+
+
+def lookup(rows, family, task, seed, fit):
+    """The logged row of one fit (``fit_of``'s key), or None."""
     for row in rows:
-        if (row["family"], row["task"], row["seed"], row["bound"]) == (
-            family,
-            task,
-            seed,
-            bound,
-        ) and patience_of(row) == patience:
-            return row
+        if (row["family"], row["task"], row["seed"]) == (family, task, seed):
+            if fit_of_row(row) == fit:
+                return row
     return None
 
 
@@ -195,7 +220,8 @@ def table(rows, settings, seeds):
     """
     out = [
         "AUROC % (seed mean) of EnergyDensityEstimator defaults with each rule for "
-        "the base's correction bound, `+es` with early stopping on held-out "
+        "the base's correction bound, `+kde` with a kernel density base instead "
+        "of the Gaussian, `+es` with early stopping on held-out "
         "log-likelihood, `+es30` with 30 epochs' patience instead of 10 "
         "(`benchmarks/density_sweep.py`); `#` is the "
         "rank among the settings on that task (1 = best, ties share the mean "
@@ -203,7 +229,7 @@ def table(rows, settings, seeds):
     ]
     for family in dict.fromkeys(r["family"] for r in rows):
         got = {
-            (r["task"], r["seed"], (r["bound"], patience_of(r))): r["value"]
+            (r["task"], r["seed"], fit_of_row(r)): r["value"]
             for r in rows
             if r["family"] == family
         }
@@ -287,7 +313,7 @@ def main():
     args = parser.parse_args()
     single_thread()
     stem = args.out / "density_sweep"
-    key = ("family", "task", "seed", "bound", "early_stopping", "patience")
+    key = ("family", "task", "seed", "bound", "base", "early_stopping", "patience")
     log = ResultLog(stem.with_suffix(".jsonl"), key)
     if not args.table:
         run(args, log)

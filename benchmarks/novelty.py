@@ -25,8 +25,10 @@ Baselines, fitted on the same standardized rows:
 EBM methods are named ``ebm-<training>`` and build
 ``EnergyDensityEstimator(training=<training>, random_state=seed)``, every other
 parameter at its default, unless suffixes ask for more (``EBM_VARIANTS``:
-``ebm-pcd+kde+es30`` is PCD with ``base="kde"``, ``early_stopping=True`` and
-``n_iter_no_change=30``); ``ebm-pcd``, ``ebm-short_run`` and ``ebm-vera`` run
+``ebm-pcd+gaussian+noes`` is PCD with ``base="gaussian"`` and
+``early_stopping=False``, the defaults before the kernel base;
+``ebm-pcd+es`` stops early with 10 epochs' patience instead of the default 30);
+``ebm-pcd``, ``ebm-short_run`` and ``ebm-vera`` run
 by default, any other ``--methods ebm-<name>`` (e.g. ``ebm-dsm``) is passed on
 as is. A fit that raises is logged with its error instead of a value, and a
 training value the estimator refuses stops that method only.
@@ -117,12 +119,14 @@ BASELINES = {
 
 
 #: Suffixes of an EBM method's name -> the parameters they set, e.g.
-#: ``ebm-pcd+kde+es30``: PCD on the kernel base, early stopping with 30 epochs'
-#: patience.
+#: ``ebm-pcd+gaussian+noes``: PCD on the Gaussian base, without early stopping
+#: (the defaults before ``base="auto"`` and ``early_stopping="auto"``).
 EBM_VARIANTS = {
     "kde": {"base": "kde"},
-    "es": {"early_stopping": True},
+    "gaussian": {"base": "gaussian"},
+    "es": {"early_stopping": True, "n_iter_no_change": 10},
     "es30": {"early_stopping": True, "n_iter_no_change": 30},
+    "noes": {"early_stopping": False},
 }
 
 

@@ -159,12 +159,13 @@ class _BaseEnergyEstimator(BaseEstimator):
                 f"{X.shape[0]} sample (n_samples=1)."
             )
         params = self._resolved_params()
+        self._resolve_auto(params, X.shape[0])
         if params["input_shape"] is not None:
             params["input_shape"] = check_input_shape(params["input_shape"], X.shape[1])
         config = network_config(params["network"], params, X.shape[1], n_outputs)
         params["network_config"] = config
         self.input_shape_ = params["input_shape"]
-        warm = self._continues_fit(config)
+        warm = self._continues_fit(config, params["base"])
         self.device_ = self.device_ if warm else resolve_device(self.device)
         # A warm start draws a new stream: the same seed would repeat the batches.
         seed = _seed_from(self.random_state) + (self.n_iter_ if warm else 0)
@@ -173,7 +174,7 @@ class _BaseEnergyEstimator(BaseEstimator):
 
         data = self._training_data(X, y_index, sample_weight, refit_scaler=not warm)
         valid = None
-        if self.early_stopping:
+        if params["early_stopping"]:
             data, valid = self._split_validation(data, generator)
         self._resolve_with_data(params, data, seed)
         family = self._configured_family(params, warm)
@@ -181,7 +182,7 @@ class _BaseEnergyEstimator(BaseEstimator):
         if warm:
             net = self.net_.to(self.device_)
         else:
-            net = self._new_network(config, data, family, init_generator, data_noise)
+            net = self._new_network(params, data, family, init_generator, data_noise)
             net = net.to(self.device_)
             n_classes = None if y_index is None else n_outputs
         control = self._loop_control(net, data, valid, generator, seed)
@@ -202,6 +203,7 @@ class _BaseEnergyEstimator(BaseEstimator):
             states=self.optimizer_states_ if warm else None,
         )
         self._set_fitted_state(family, net, config, params["alpha"])
+        self.base_, self.early_stopping_ = params["base"], params["early_stopping"]
         self.data_min_, self.data_max_ = X.min(axis=0), X.max(axis=0)
         self._set_history(result, warm)
 
@@ -223,16 +225,16 @@ class _BaseEnergyEstimator(BaseEstimator):
             control.n_iter_no_change = self.n_iter_no_change
         return control
 
-    def _new_network(self, config, data, family, init_generator, data_noise):
+    def _new_network(self, params, data, family, init_generator, data_noise):
         """The registered network, on the base distribution if ``base`` says so."""
-        net = build_network(config, init_generator)
-        if self.base is None:
+        net = build_network(params["network_config"], init_generator)
+        if params["base"] is None:
             return net
         # The network is trained on the data plus noise (images): the base
         # fits that distribution, not the clean rows'.
         noise_variance = family.base_noise_variance + data_noise**2
         bound = self._correction_bound(data.X.shape[0])
-        if self.base == "kde":
+        if params["base"] == "kde":
             centers, log_weights = _kernel_centers(data, init_generator)
             bandwidth = math.sqrt(_scott_bandwidth(data.X) ** 2 + noise_variance)
             return KernelCorrectedNet(net, bound, centers, bandwidth, log_weights)
@@ -245,6 +247,9 @@ class _BaseEnergyEstimator(BaseEstimator):
             gaussian.scale_tril.to(data.X.dtype),
             bound,
         )
+
+    def _resolve_auto(self, params, n_samples):
+        """Fill in the ``"auto"`` values that depend on the family and the rows."""
 
     def _resolve_with_data(self, params, data, seed):
         """Fill in the parameters whose values depend on the training rows."""
@@ -320,10 +325,11 @@ class _BaseEnergyEstimator(BaseEstimator):
     def _warn_if_unfinished(self, history):
         """ConvergenceWarning when ``max_iter`` cut a fit that was still improving.
 
-        With early stopping, improving means the held-out score set a record
-        within the last ``n_iter_no_change`` epochs (or the loop would have
-        stopped), which says more than the training loss; without it, a
-        training loss still clearly falling (:func:`_still_falling`).
+        With early stopping, unfinished means its patience had not run out:
+        the held-out score set a record within the last ``n_iter_no_change``
+        epochs (or the loop would have stopped), which says more than the
+        training loss; without it, a training loss still clearly falling
+        (:func:`_still_falling`).
         """
         advice = "raise max_iter, or fit again with warm_start=True to continue."
         name = f"{type(self).__name__} reached max_iter={self.max_iter} epochs"
@@ -331,8 +337,9 @@ class _BaseEnergyEstimator(BaseEstimator):
         if scores:
             best = int(np.argmax(scores)) + 1
             message = (
-                f"{name} while its held-out score was still improving (best in "
-                f"epoch {best} of {len(scores)}); {advice}"
+                f"{name} before early stopping's patience ran out (best held-out "
+                f"score in epoch {best} of {len(scores)}, n_iter_no_change="
+                f"{self.n_iter_no_change}); {advice}"
             )
         elif _still_falling([row["loss"] for row in history]):
             message = f"{name} while its loss was still falling; {advice}"
@@ -340,7 +347,7 @@ class _BaseEnergyEstimator(BaseEstimator):
             return
         warnings.warn(message, ConvergenceWarning)
 
-    def _continues_fit(self, config):
+    def _continues_fit(self, config, base):
         """Whether this fit continues the previous one (``warm_start``).
 
         Raises
@@ -355,7 +362,7 @@ class _BaseEnergyEstimator(BaseEstimator):
             "base": _base_name(self.net_),
             **self.network_config_,
         }
-        now = {"training": self.training, "base": self.base, **config}
+        now = {"training": self.training, "base": base, **config}
         changed = [key for key in was if was[key] != now.get(key)]
         if changed:
             detail = ", ".join(f"{k} {was[k]!r} -> {now.get(k)!r}" for k in changed)

@@ -283,6 +283,11 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
         Names of features seen during fit, when X has string column names.
     training_ : str
         The training family of the fit (``training`` at fit time).
+    base_ : str or None
+        The base distribution of the fit (``base`` at fit time).
+    early_stopping_ : bool
+        Whether the fit held rows out to stop early (``early_stopping`` at fit
+        time).
     network_config_ : dict
         The network's description: ``network``, ``n_features``, ``n_outputs``
         and the network's own settings (for the MLP, ``hidden_dims`` and

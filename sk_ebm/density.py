@@ -31,6 +31,7 @@ from ._base import (
     _check_n_samples,
     _seed_from,
 )
+from .families import FAMILIES
 from .likelihood import GaussianBase, KernelBase, annealed_importance_sampling
 from .nets import BaseCorrectedNet, KernelCorrectedNet, energy, frozen
 from .samplers import InitDistribution
@@ -56,6 +57,10 @@ _HEALTH_GRACE_EPOCHS = 5
 #: 953 and 2533 rows, would rather have 5 (84.9 and 86.1 against 77.9 and
 #: 81.9): no rule of the row count alone wins everywhere.
 DENSITY_ROWS_PER_NAT = 40.0
+
+#: Fewest rows with which ``early_stopping="auto"`` holds some out: with
+#: ``validation_fraction=0.1``, fewer would leave under 5 rows to rank epochs by.
+MIN_ROWS_EARLY_STOPPING = 50
 
 #: The training share ``contamination="auto"`` leaves below ``offset_``.
 _AUTO_CONTAMINATION = 0.01
@@ -173,24 +178,27 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         in ``"sm"`` and ``"ssm"``, which keeps a flexible network from
         spiking at each training row (the loss is unbounded below without
         it), default 0.1.
-    base : {"gaussian", "kde"} or None, default="gaussian"
-        ``"gaussian"``: the model is a Gaussian fitted to the training rows
-        times ``exp`` of the network's correction, bounded either way by
-        ``clip(n_rows / 40, 2, 20)`` nats, so that few rows cannot reshape
-        the Gaussian far (:class:`sk_ebm.nets.BaseCorrectedNet`; the fitted
-        bound is ``net_.bound``): normalizable, and lower
-        far from the data, in every direction, than at any training row,
-        whatever the training family; chains start near the data. ``"kde"``:
-        the same with a Gaussian kernel density of the training rows instead
-        of the Gaussian (Scott's bandwidth in the network's units; centered on
-        the training rows, a random 5,000 of larger sets;
-        :class:`sk_ebm.nets.KernelCorrectedNet`): for multimodal data, at the
-        cost of one distance per center in every energy evaluation; not with
-        ``training="sm"`` or ``"ssm"``. Measured with ``early_stopping=True,
-        n_iter_no_change=30`` (PCD, seed 0; README, density section): level
-        with KernelDensity on the novelty suite, 96.8 AUROC on digits 0-4
-        against 5-9. None: the network alone, whose density can stay high
-        where no data was (its ``log Z`` may then not exist).
+    base : {"auto", "gaussian", "kde"} or None, default="auto"
+        The distribution the network corrects. ``"gaussian"``: the model is a
+        Gaussian fitted to the training rows times ``exp`` of the network's
+        correction, bounded either way by ``clip(n_rows / 40, 2, 20)`` nats,
+        so that few rows cannot reshape the Gaussian far
+        (:class:`sk_ebm.nets.BaseCorrectedNet`; the fitted bound is
+        ``net_.bound``): normalizable, and lower far from the data, in every
+        direction, than at any training row, whatever the training family;
+        chains start near the data. ``"kde"``: the same with a Gaussian kernel
+        density of the training rows instead of the Gaussian (Scott's
+        bandwidth in the network's units; centered on the training rows, a
+        random 5,000 of larger sets; :class:`sk_ebm.nets.KernelCorrectedNet`):
+        for multimodal data, at the cost of one distance per center in every
+        energy evaluation (PCD fits about twice as long); not with
+        ``training="sm"`` or ``"ssm"``, whose curvature penalty needs a
+        Gaussian base. ``"auto"``: ``"kde"`` for tables, ``"gaussian"`` for
+        images (``input_shape``, where the kernel base is not measured) and
+        for ``training="sm"`` or ``"ssm"``; the fitted choice is ``base_``.
+        None: the network alone, whose density can stay high where no data
+        was (its ``log Z`` may then not exist). The README's density section
+        has the measurements behind ``"auto"``.
     alpha : float or "auto", default=1.0
         Weight of the likelihood term. ``"auto"`` takes the training family's
         weight for density models (``auto_alpha["density"]``); the fitted
@@ -217,17 +225,20 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         :class:`~sk_ebm.preprocessing.PixelScaler` instead: all pixels to
         [-1, 1] by their common range (per-pixel standardization would blow
         up constant border pixels).
-    early_stopping : bool, default=False
+    early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the rows, score them after each
         epoch by their mean log-likelihood (``log Z`` estimated by importance
         sampling from a Gaussian fitted to the training rows: accurate in few
         dimensions, optimistic in many, where it still ranks epochs), stop
         after ``n_iter_no_change`` epochs without a better score and keep the
-        state of the best epoch.
+        state of the best epoch. ``"auto"``: on for tables of at least 50
+        rows (``MIN_ROWS_EARLY_STOPPING``), off for fewer and for images; the
+        fitted choice is ``early_stopping_``.
     validation_fraction : float, default=0.1
-        Share of the rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Epochs without a better validation score before early stopping.
+        Share of the rows held out when early stopping is on.
+    n_iter_no_change : int, default=30
+        Epochs without a better validation score before early stopping (30
+        is what was measured with the kernel base; README, density section).
     warm_start : bool, default=False
         When True, :meth:`fit` continues the previous fit for ``max_iter`` more
         epochs: its weights, its scaler, its optimizer state and its training
@@ -281,6 +292,11 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         Names of features seen during fit, when X has string column names.
     training_ : str
         The training family of the fit (``training`` at fit time).
+    base_ : str or None
+        The base distribution of the fit (``base`` at fit time (``"auto"`` resolved)).
+    early_stopping_ : bool
+        Whether the fit held rows out to stop early (``early_stopping`` at fit
+        time (``"auto"`` resolved)).
     network_config_ : dict
         The network's description: ``network``, ``n_features``, ``n_outputs``
         and the network's own settings (for the MLP, ``hidden_dims`` and
@@ -386,6 +402,8 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
             Interval(Real, 0, 0.5, closed="right"),
             StrOptions({"auto"}),
         ],
+        "base": [StrOptions({"auto", "gaussian", "kde"}), None],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
     }
 
     def __init__(
@@ -409,15 +427,15 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         sampler_params=None,
         generator_params=None,
         score_params=None,
-        base="gaussian",
+        base="auto",
         alpha=1.0,
         energy_reg=0.0,
         grad_penalty=0.1,
         entropy_weight=1.0,
         standardize=True,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
-        n_iter_no_change=10,
+        n_iter_no_change=30,
         warm_start=False,
         contamination=0.1,
         device="auto",
@@ -493,6 +511,15 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
 
     def _validation_candidates(self, data):
         return torch.arange(len(data.X), device=data.X.device)
+
+    def _resolve_auto(self, params, n_samples):
+        """``base`` and ``early_stopping`` for tables, images and families."""
+        tables = params["input_shape"] is None
+        if params["base"] == "auto":
+            kernel = tables and FAMILIES[params["training"]].takes_kernel_base
+            params["base"] = "kde" if kernel else "gaussian"
+        if params["early_stopping"] == "auto":
+            params["early_stopping"] = tables and n_samples >= MIN_ROWS_EARLY_STOPPING
 
     def _validation_score(self, net, train, valid, generator):
         """Held-out log-likelihood, ``log Z`` estimated by importance sampling.

@@ -9,6 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
+import density_sweep  # noqa: E402
 import density_toys  # noqa: E402
 import openml_runner  # noqa: E402
 import robustness  # noqa: E402
@@ -96,6 +97,15 @@ def test_sweep_reuses_the_default_for_a_setting_that_changes_nothing(tmp_path):
 def _run_benchmark(module, tmp_path, *args):
     module.main([*args, "--out", str(tmp_path)])
     return [json.loads(line) for line in next(tmp_path.glob("*.jsonl")).open()]
+
+
+def test_density_sweep_settings_name_bound_stopping_and_base():
+    assert density_sweep.fit_of("clip(n/40,2,20)+kde+es30", 400) == (10.0, 30, "kde")
+    assert density_sweep.fit_of("bound-5+es", 1) == (5.0, 10, "gaussian")
+    assert density_sweep.fit_of("bound-5", 1) == (5.0, 0, "gaussian")
+    # Rows logged before the base and patience were recorded.
+    old = {"bound": 5.0, "early_stopping": True}
+    assert density_sweep.fit_of_row(old) == (5.0, 10, "gaussian")
 
 
 def test_semi_supervised_benchmark_runs_baselines_and_writes_its_table(tmp_path):

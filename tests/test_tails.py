@@ -2,11 +2,13 @@
 the density estimator (issue 14)."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_wine
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import KernelDensity
 from sklearn.preprocessing import StandardScaler
 
@@ -35,8 +37,10 @@ def far_points(X, n, seed):
 
 @pytest.mark.parametrize("training", FAMILY_NAMES)
 def test_far_points_score_below_every_training_row(training):
+    # The Gaussian base here; the kernel base, the default for tables, below.
     X = load_wine().data
-    est = EnergyDensityEstimator(training=training, **FAST_PARAMS).fit(X)
+    params = {**FAST_PARAMS, "base": "gaussian"}
+    est = EnergyDensityEstimator(training=training, **params).fit(X)
     lowest_training_row = est.score_samples(X).min()
     assert est.score_samples(far_points(X, 200, 0)).max() < lowest_training_row
     assert est.score_samples(10 * X).max() < lowest_training_row
@@ -45,7 +49,8 @@ def test_far_points_score_below_every_training_row(training):
 @pytest.mark.parametrize("n_rows, bound", [(40, 2.0), (400, 10.0), (1000, 20.0)])
 def test_the_correction_bound_grows_with_the_training_rows(n_rows, bound):
     X = np.random.default_rng(0).normal(size=(n_rows, 2))
-    params = {**FAST_PARAMS, "max_iter": 1}
+    # Without early stopping, whose held-out rows would not count.
+    params = {**FAST_PARAMS, "max_iter": 1, "early_stopping": False}
     assert EnergyDensityEstimator(**params).fit(X).net_.bound == bound
 
 
@@ -75,7 +80,9 @@ def test_log_z_is_near_the_bound_range_and_scores_are_normalized(training):
 def test_the_kernel_base_is_sklearns_kernel_density():
     # The kernel base on standardized rows is KernelDensity(bandwidth="scott").
     X = StandardScaler().fit_transform(load_wine().data)
-    est = EnergyDensityEstimator(base="kde", standardize=False, **FAST_PARAMS)
+    est = EnergyDensityEstimator(
+        base="kde", standardize=False, early_stopping=False, **FAST_PARAMS
+    )
     net = est.fit(X).net_
     assert isinstance(net, KernelCorrectedNet) and len(net.centers) == len(X)
     rows = torch.as_tensor(X[:20], dtype=net.centers.dtype)
@@ -87,7 +94,7 @@ def test_the_kernel_base_is_sklearns_kernel_density():
     assert -est.net_.bound <= est.log_z_ <= est.net_.bound
 
 
-@pytest.mark.parametrize("training", ["pcd", "vera", "dsm"])
+@pytest.mark.parametrize("training", ["pcd", "short_run", "vera", "dsm"])
 def test_kernel_base_tails_fall_away_and_it_pickles(training):
     X = load_wine().data
     est = EnergyDensityEstimator(training=training, base="kde", **FAST_PARAMS).fit(X)
@@ -121,3 +128,32 @@ def test_kernel_centers_are_capped(monkeypatch):
     net = EnergyDensityEstimator(base="kde", **params).fit(X).net_
     assert net.centers.shape == (30, 2)
     assert net.log_weights.exp().sum().item() == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "training, n_rows, input_shape, base, early_stopping",
+    [
+        ("pcd", 60, None, "kde", True),
+        ("vera", 49, None, "kde", False),  # too few rows to hold some out
+        ("sm", 60, None, "gaussian", True),  # needs a constant curvature
+        ("dsm", 60, (1, 2, 2), "gaussian", False),  # images: not measured
+    ],
+)
+def test_auto_base_and_early_stopping(
+    training, n_rows, input_shape, base, early_stopping
+):
+    X = np.random.default_rng(0).uniform(size=(n_rows, 4))
+    params = {**FAST_PARAMS, "max_iter": 2, "input_shape": input_shape}
+    est = EnergyDensityEstimator(training=training, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # two epochs
+        est.fit(X)
+    assert (est.base_, est.early_stopping_) == (base, early_stopping)
+    assert isinstance(est.net_, KernelCorrectedNet) == (base == "kde")
+    assert ("val_score" in est.history_[0]) == early_stopping
+    # What is said is done: explicit values are not second-guessed.
+    est.set_params(base="gaussian", early_stopping=False, warm_start=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X)
+    assert (est.base_, est.early_stopping_) == ("gaussian", False)

@@ -36,6 +36,10 @@ class TrainingFamily:
     #: The sampler ``sampler="auto"`` takes, a key of
     #: :data:`sk_ebm.samplers.SAMPLERS`.
     default_sampler = "sgld"
+    #: Whether the family trains a correction on ``base="kde"``; those that
+    #: need a base of constant curvature say False, and ``base="auto"`` then
+    #: takes a Gaussian.
+    takes_kernel_base = True
 
     def __init__(self):
         self.n_recoveries = 0

@@ -108,6 +108,8 @@ class _ScoreMatching(TrainingFamily):
 class _NeedsHessian(_ScoreMatching):
     """Exact and sliced score matching: second derivatives of the energy."""
 
+    takes_kernel_base = False
+
     def build(self, net, data, n_classes, generator, init_generator):
         # The curvature penalty is on what the network adds to a base's.
         base_precision = getattr(net, "base_precision", None)

@@ -19,6 +19,7 @@ DIFFERENT_ON_PURPOSE = {
     "standardize": "the density estimator's scores add the scaler's log-Jacobian",
     "early_stopping": "accuracy of labeled rows against held-out likelihood",
     "validation_fraction": "labeled rows against all rows",
+    "n_iter_no_change": "a different default, measured for the density's",
     "warm_start": "the classifier also needs the same classes",
     "verbose": "the classifier's progress bar shows accuracy",
     "base": "a different default, and what a base does to a classifier",

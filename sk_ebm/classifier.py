@@ -214,8 +214,9 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the labeled rows, score their
         accuracy after each epoch, stop after ``n_iter_no_change`` epochs
-        without a better one, and keep the weights (and sampler state) of the
-        best epoch, as :class:`~sklearn.neural_network.MLPClassifier` does.
+        without a better one, and keep the weights of the best epoch, as
+        :class:`~sklearn.neural_network.MLPClassifier` does (the sampler's
+        chains or generator stay as trained last, which mixed longest).
     validation_fraction : float, default=0.1
         Share of the labeled rows held out when ``early_stopping=True`` (at
         least one row).

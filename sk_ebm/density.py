@@ -231,7 +231,8 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         sampling from a Gaussian fitted to the training rows: accurate in few
         dimensions, optimistic in many, where it still ranks epochs), stop
         after ``n_iter_no_change`` epochs without a better score and keep the
-        state of the best epoch. ``"auto"``: on for tables of at least 50
+        weights of the best epoch (the sampler's chains or generator stay as
+        trained last, which mixed longest). ``"auto"``: on for tables of at least 50
         rows (``MIN_ROWS_EARLY_STOPPING``), off for fewer and for images; the
         fitted choice is ``early_stopping_``.
     validation_fraction : float, default=0.1

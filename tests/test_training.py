@@ -34,8 +34,13 @@ class _Config:
     data_noise = 0.0
 
 
-def _counting_loop(validation_scores, n_iter_no_change=2):
-    """A loop whose one weight counts finished steps, validated by a script."""
+class _Chains:
+    x = torch.zeros(1)
+
+
+def _counting_loop(validation_scores, n_iter_no_change=2, chains=None):
+    """A loop whose one weight (and chain, if given) counts finished steps,
+    validated by a script."""
     net = torch.nn.Linear(1, 1, bias=False)
     torch.nn.init.zeros_(net.weight)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.0)
@@ -43,15 +48,16 @@ def _counting_loop(validation_scores, n_iter_no_change=2):
     def step(batch):
         with torch.no_grad():
             net.weight += 1
+        if chains is not None:
+            chains.x = chains.x + 1
         return {"loss": 0.0}
 
     scores = iter(validation_scores)
     control = LoopControl(
         validation=lambda: next(scores), n_iter_no_change=n_iter_no_change
     )
-    loop = _EpochLoop(
-        step, TrainingState({"net": net}, {"sgd": optimizer}), lambda: "", control
-    )
+    state = TrainingState({"net": net}, {"sgd": optimizer}, chains)
+    loop = _EpochLoop(step, state, lambda: "", control)
     return loop, net
 
 
@@ -64,6 +70,16 @@ def test_early_stopping_restores_the_best_epoch():
     # Best at epoch 2; two epochs without a better score end the fit at 4.
     assert [row["val_score"] for row in result.history] == [0.5, 0.9, 0.7, 0.6]
     assert net.weight.item() == 2.0
+
+
+def test_early_stopping_keeps_the_chains_of_the_last_epoch():
+    # The best epoch's weights, the chains that mixed longest: a best epoch
+    # among the first would otherwise leave chains near their start.
+    chains = _Chains()
+    loop, net = _counting_loop([0.5, 0.9, 0.7, 0.6, 0.8, 0.1], chains=chains)
+    data = TrainingData(X=torch.zeros(10, 1))
+    loop.run(data, _Config(), torch.Generator().manual_seed(0), verbose=0)
+    assert net.weight.item() == 2.0 and chains.x.item() == 4.0
 
 
 def test_divergence_rolls_back_remedies_and_records_it():

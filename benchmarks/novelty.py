@@ -33,13 +33,17 @@ by default, any other ``--methods ebm-<name>`` (e.g. ``ebm-dsm``) is passed on
 as is. A fit that raises is logged with its error instead of a value, and a
 training value the estimator refuses stops that method only.
 
-    python benchmarks/novelty.py [--quick] [--datasets wine pima ...]
+    python benchmarks/novelty.py [--heldout] [--quick] [--datasets wine pima ...]
         [--seeds 0 1 2 3 4] [--methods knn kde ebm-pcd ...] [--fresh]
 
+``--heldout`` runs ``sk_ebm.datasets.NOVELTY_HELDOUT_DATASETS`` instead, sets
+never used to choose defaults, and logs to ``novelty_heldout``; ``--datasets``
+then names held-out sets.
+
 Appends one JSON line per (dataset, method, seed) to
-benchmarks/results/novelty.jsonl (``novelty_quick`` with ``--quick``), then
-prints the tables of every row there and writes them beside (``.md``) with a
-figure of the per-data-set AUROCs (``.png``).
+benchmarks/results/novelty.jsonl (``novelty_heldout`` with ``--heldout``, then
+``_quick`` with ``--quick``), then prints the tables of every row there and
+writes them beside (``.md``) with a figure of the per-data-set AUROCs (``.png``).
 """
 
 import sys
@@ -62,7 +66,12 @@ from sklearn.svm import OneClassSVM  # noqa: E402
 from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
 
 from sk_ebm import EnergyDensityEstimator  # noqa: E402
-from sk_ebm.datasets import NOVELTY_DATASETS, load_novelty, novelty_split  # noqa: E402
+from sk_ebm.datasets import (  # noqa: E402
+    NOVELTY_DATASETS,
+    NOVELTY_HELDOUT_DATASETS,
+    load_novelty,
+    novelty_split,
+)
 from sk_ebm.metrics import ood_auroc  # noqa: E402
 
 N_NEIGHBORS = 5
@@ -70,6 +79,8 @@ MAX_COMPONENTS = 5
 EBM_PREFIX = "ebm-"
 DEFAULT_EBM_METHODS = ("ebm-pcd", "ebm-short_run", "ebm-vera")
 SEEDS = (0, 1, 2, 3, 4)
+#: The data sets --quick runs, for the suite and with --heldout.
+QUICK_DATASETS = {False: ["wine", "breast_cancer"], True: ["sonar", "bupa"]}
 
 
 def fit_knn(X, seed):
@@ -214,7 +225,7 @@ def method_order(rows):
 
 def dataset_order(rows):
     present = {r["dataset"] for r in rows}
-    return [d for d in NOVELTY_DATASETS if d in present]
+    return [d for d in (*NOVELTY_DATASETS, *NOVELTY_HELDOUT_DATASETS) if d in present]
 
 
 def aurocs(rows, dataset, method):
@@ -399,22 +410,39 @@ def _ebm_name_ok(method):
 def main(argv=None):
     methods = [*BASELINES, *DEFAULT_EBM_METHODS]
     parser = _common.benchmark_parser(
-        __doc__, NOVELTY_DATASETS, methods, "wine and breast_cancer, seed 0"
+        __doc__,
+        NOVELTY_DATASETS,
+        methods,
+        "wine and breast_cancer (sonar and bupa with --heldout), seed 0",
     )
-    parser.set_defaults(seeds=list(SEEDS))
+    parser.add_argument(
+        "--heldout",
+        action="store_true",
+        help="run the held-out sets (NOVELTY_HELDOUT_DATASETS), log novelty_heldout",
+    )
+    # None until parsed: the default depends on --heldout.
+    parser.set_defaults(seeds=list(SEEDS), datasets=None)
     args = parser.parse_args(argv)
+    group = NOVELTY_HELDOUT_DATASETS if args.heldout else NOVELTY_DATASETS
+    if args.datasets is None:
+        args.datasets = list(group)
     unknown = [m for m in args.methods if m not in BASELINES and not _ebm_name_ok(m)]
     if unknown:
         parser.error(
             f"unknown methods {unknown}: use {', '.join(BASELINES)} or "
             f"{EBM_PREFIX}<training>[+{'|+'.join(EBM_VARIANTS)}...]"
         )
-    unknown = sorted(set(args.datasets) - set(NOVELTY_DATASETS))
+    unknown = sorted(set(args.datasets) - set(group))
     if unknown:
-        parser.error(f"unknown datasets {unknown}: use {', '.join(NOVELTY_DATASETS)}")
+        other = "without" if args.heldout else "with"
+        parser.error(
+            f"unknown datasets {unknown}: use {', '.join(group)} "
+            f"(or run {other} --heldout)"
+        )
     if args.quick:
-        args.datasets, args.seeds = ["wine", "breast_cancer"], [0]
-    stem, log = _common.open_log(args, "novelty", ("dataset", "method", "seed"))
+        args.datasets, args.seeds = QUICK_DATASETS[args.heldout], [0]
+    name = "novelty_heldout" if args.heldout else "novelty"
+    stem, log = _common.open_log(args, name, ("dataset", "method", "seed"))
     run(log, args.datasets, args.methods, args.seeds)
     _common.write_text(stem.with_suffix(".md"), summarize(log.rows))
     plot(log.rows, stem.with_suffix(".png"))

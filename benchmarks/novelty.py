@@ -137,6 +137,8 @@ EBM_VARIANTS = {
     "gaussian": {"base": "gaussian"},
     "es": {"early_stopping": True, "n_iter_no_change": 10},
     "es30": {"early_stopping": True, "n_iter_no_change": 30},
+    # Patience as long as the default max_iter: train to the end, keep the best.
+    "es100": {"early_stopping": True, "n_iter_no_change": 100},
     "noes": {"early_stopping": False},
 }
 

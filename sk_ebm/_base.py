@@ -24,7 +24,7 @@ from torch.func import functional_call
 from ._dict_params import TABLES, resolve_dict_param
 from ._training import LoopControl, LoopSettings, TrainingData, train
 from .families import FAMILIES
-from .likelihood import GaussianBase
+from .likelihood import GaussianBase, kernel_log_weights
 from .nets import (
     ACTIVATIONS,
     NETWORKS,
@@ -598,11 +598,7 @@ def _kernel_centers(data, generator):
         keep = keep[:MAX_KERNEL_CENTERS].to(X.device)
         X = X[keep]
         weight = None if weight is None else weight[keep]
-    if weight is None:
-        log_weights = torch.full((len(X),), -math.log(len(X)), dtype=X.dtype)
-        return X, log_weights.to(X.device)
-    weight = weight.to(X.dtype)
-    return X, torch.log(weight / weight.sum())
+    return X, kernel_log_weights(len(X), weight, like=X)
 
 
 def _scott_bandwidth(X):

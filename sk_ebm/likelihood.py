@@ -159,14 +159,8 @@ class KernelBase:
     def __init__(self, centers, bandwidth, log_weights=None):
         self.centers = centers
         self.bandwidth = float(bandwidth)
-        n_centers = len(centers)
         if log_weights is None:
-            log_weights = torch.full(
-                (n_centers,),
-                -math.log(n_centers),
-                dtype=centers.dtype,
-                device=centers.device,
-            )
+            log_weights = kernel_log_weights(len(centers), like=centers)
         self.log_weights = log_weights
 
     @property
@@ -225,6 +219,29 @@ class KernelBase:
         self.centers = self.centers.to(device=device, dtype=dtype)
         self.log_weights = self.log_weights.to(device=device, dtype=dtype)
         return self
+
+
+def kernel_log_weights(n_centers, weight=None, *, like):
+    """Log of the kernels' normalized weights: ``weight``'s, or all equal.
+
+    Parameters
+    ----------
+    n_centers : int
+    weight : torch.Tensor of shape (n_centers,) or None, default=None
+        Non-negative weights (sample weights of the centers); None: equal.
+    like : torch.Tensor
+        The result takes its dtype and device.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_centers,)
+    """
+    if weight is None:
+        return torch.full(
+            (n_centers,), -math.log(n_centers), dtype=like.dtype, device=like.device
+        )
+    weight = weight.to(dtype=like.dtype, device=like.device)
+    return torch.log(weight / weight.sum())
 
 
 def kernel_log_density(x, centers, bandwidth, log_weights):

@@ -159,7 +159,7 @@ class _BaseEnergyEstimator(BaseEstimator):
                 f"{X.shape[0]} sample (n_samples=1)."
             )
         params = self._resolved_params()
-        self._resolve_auto(params, X.shape[0])
+        self._resolve_auto(params, *X.shape)
         if params["input_shape"] is not None:
             params["input_shape"] = check_input_shape(params["input_shape"], X.shape[1])
         config = network_config(params["network"], params, X.shape[1], n_outputs)
@@ -248,7 +248,7 @@ class _BaseEnergyEstimator(BaseEstimator):
             bound,
         )
 
-    def _resolve_auto(self, params, n_samples):
+    def _resolve_auto(self, params, n_samples, n_features):
         """Fill in the ``"auto"`` values that depend on the family and the rows."""
 
     def _resolve_with_data(self, params, data, seed):

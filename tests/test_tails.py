@@ -135,6 +135,7 @@ def test_kernel_centers_are_capped(monkeypatch):
     [
         ("pcd", 60, None, "kde", True),
         ("vera", 49, None, "kde", False),  # too few rows to hold some out
+        ("pcd", 39, None, "gaussian", False),  # under 10 rows per feature
         ("sm", 60, None, "gaussian", True),  # needs a constant curvature
         ("dsm", 60, (1, 2, 2), "gaussian", False),  # images: not measured
     ],

@@ -272,3 +272,38 @@ def test_margin_loss_is_positive_exactly_where_the_prediction_is_wrong():
     y = torch.tensor([0, 1])
     # Row 0: 1 - 3 = -2 (right); row 1: 5 - 2 = 3 (wrong).
     assert float(robustness.margin_loss(logits, y)) == pytest.approx(1.0)
+
+
+def test_base_choice_rules_pick_by_rows_per_feature_and_likelihood():
+    import base_choice
+
+    rng = np.random.default_rng(0)
+
+    # Two far clusters: the kernel density's held-out likelihood beats one
+    # Gaussian's, whatever the row count.
+    def clusters(n, n_features):
+        centers = np.where(rng.random(n) < 0.5, -4.0, 4.0)[:, None]
+        return centers + rng.normal(size=(n, n_features))
+
+    few = base_choice.choices(clusters(30, 4), seed=0)  # 7.5 rows per feature
+    many = base_choice.choices(clusters(400, 4), seed=0)
+    assert few["rows-per-feature"] == "gaussian"
+    assert many["rows-per-feature"] == "kde"
+    assert many["likelihood"] == "kde"
+    assert (few["gaussian"], few["kde"]) == ("gaussian", "kde")
+
+
+def test_base_choice_table_reports_suite_and_held_out_means():
+    import base_choice
+
+    rows = [
+        {"dataset": d, "method": m, "seed": 0, "base": b, "value": v, "heldout": h}
+        for d, h, v in (("wine", False, 0.9), ("sonar", True, 0.6))
+        for m, b in zip(
+            base_choice.METHODS,
+            ("gaussian", "kde", "kde-whitened", "kde", "gaussian"),
+        )
+    ]
+    text = base_choice.table(rows)
+    assert "| wine | 90.0 | 90.0 | 90.0 | 90.0 (kde) | 90.0 (gaussian) |" in text
+    assert "| held-out mean | **60.0** |" in text

@@ -230,8 +230,10 @@ class TrainingState:
         """Load ``snapshot``.
 
         With ``sampler=False`` only the energy network (``modules["net"]``)
-        and the optimizers are loaded: the family's other modules (VERA's
-        generator) and its chains stay as they are.
+        and the optimizers of its parameters are loaded: the family's other
+        modules (VERA's generator), their optimizers and the chains stay as
+        they are, so that a later ``warm_start`` continues each from where it
+        was.
         """
         # A snapshot can be restored more than once (the last good epoch, after
         # each recovery); the loaded tensors must not alias it.
@@ -239,8 +241,10 @@ class TrainingState:
         for key, module in self.modules.items():
             if sampler or key == "net":
                 module.load_state_dict(snapshot["modules"][key])
+        net = self.modules["net"]
         for key, optimizer in self.optimizers.items():
-            optimizer.load_state_dict(snapshot["optimizers"][key])
+            if sampler or _optimizes_only(optimizer, net):
+                optimizer.load_state_dict(snapshot["optimizers"][key])
         if self.chains is not None and sampler:
             self.chains.x = snapshot["chains"]
 
@@ -253,6 +257,12 @@ class TrainingState:
             for module in self.modules.values()
             for p in module.parameters()
         )
+
+
+def _optimizes_only(optimizer, module):
+    """Whether every parameter ``optimizer`` updates is one of ``module``'s."""
+    own = {id(p) for p in module.parameters()}
+    return all(id(p) in own for g in optimizer.param_groups for p in g["params"])
 
 
 class _EpochLoop:

@@ -82,6 +82,39 @@ def test_early_stopping_keeps_the_chains_of_the_last_epoch():
     assert net.weight.item() == 2.0 and chains.x.item() == 4.0
 
 
+def test_early_stopping_keeps_the_sampler_optimizer_of_the_last_epoch():
+    # The best epoch's network with its optimizer, but the sampler's module
+    # (VERA's generator) with the optimizer state it has now: loading the best
+    # epoch's Adam moments beside the last epoch's generator would pair
+    # moments with weights they were not computed for, and warm_start would
+    # continue from that mix.
+    net, sampler = (torch.nn.Linear(1, 1, bias=False) for _ in range(2))
+    optimizers = {
+        "energy": torch.optim.Adam(net.parameters(), lr=0.0),
+        "generator": torch.optim.Adam(sampler.parameters(), lr=0.0),
+    }
+
+    def step(batch):
+        for module, optimizer in zip((net, sampler), optimizers.values()):
+            module.weight.grad = torch.ones_like(module.weight)
+            optimizer.step()
+        return {"loss": 0.0}
+
+    scores = iter([0.5, 0.9, 0.7, 0.6, 0.8])
+    control = LoopControl(validation=lambda: next(scores), n_iter_no_change=2)
+    state = TrainingState({"net": net, "generator": sampler}, optimizers)
+    loop = _EpochLoop(step, state, lambda: "", control)
+    data = TrainingData(X=torch.zeros(10, 1))
+    result = loop.run(data, _Config(), torch.Generator().manual_seed(0), verbose=0)
+
+    def steps(name):
+        (param_state,) = result.optimizer_states[name]["state"].values()
+        return int(param_state["step"])
+
+    assert result.stop_reason == "early_stopping"
+    assert steps("energy") == 2 and steps("generator") == 4
+
+
 def test_divergence_rolls_back_remedies_and_records_it():
     net = torch.nn.Linear(1, 1, bias=False)
     torch.nn.init.zeros_(net.weight)

@@ -18,7 +18,8 @@ measured three ways:
   the share of the samples within 3 standard deviations of some mode.
 
 ``ebm-pcd+noes`` is PCD without early stopping, for ``--epochs 300``: the
-run that meets the 8-Gaussians targets (benchmarks/README.md).
+run that meets the 8-Gaussians targets (benchmarks/README.md). ``ebm-<training>+relu``
+is the family with ReLU hidden layers instead of SiLU.
 
     python benchmarks/density_toys.py [--quick] [--seeds 0 1 2] [--methods ...]
 
@@ -98,6 +99,20 @@ METHODS = {
         device="cpu",
         random_state=seed,
     ),
+    # ReLU hidden layers instead of the default SiLU (the activation probe,
+    # benchmarks/README.md).
+    **{
+        f"ebm-{training}+relu": (
+            lambda seed, epochs, training=training: EnergyDensityEstimator(
+                training=training,
+                activation="relu",
+                max_iter=epochs,
+                device="cpu",
+                random_state=seed,
+            )
+        )
+        for training in ("pcd", "short_run", "vera")
+    },
     "kde": None,
     "gmm-8": None,
 }
@@ -205,7 +220,12 @@ def table(rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=[m for m in METHODS if "+" not in m],
+        choices=list(METHODS),
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--quick", action="store_true", help="seed 0, 30 epochs")

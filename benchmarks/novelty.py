@@ -140,6 +140,7 @@ EBM_VARIANTS = {
     # Patience as long as the default max_iter: train to the end, keep the best.
     "es100": {"early_stopping": True, "n_iter_no_change": 100},
     "noes": {"early_stopping": False},
+    "relu": {"activation": "relu"},
 }
 
 

@@ -141,6 +141,8 @@ EBM_VARIANTS = {
     "es100": {"early_stopping": True, "n_iter_no_change": 100},
     "noes": {"early_stopping": False},
     "relu": {"activation": "relu"},
+    # The activation before activation="auto" (2026-12-04).
+    "silu": {"activation": "silu"},
 }
 
 

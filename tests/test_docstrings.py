@@ -23,6 +23,7 @@ DIFFERENT_ON_PURPOSE = {
     "warm_start": "the classifier also needs the same classes",
     "verbose": "the classifier's progress bar shows accuracy",
     "base": "a different default, and what a base does to a classifier",
+    "activation": "the density's auto takes ReLU for the MCMC families on tables",
 }
 
 

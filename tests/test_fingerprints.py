@@ -9,8 +9,8 @@ regenerate the file with ``python tests/test_fingerprints.py``.
 Since recorded, the density estimator gained a base distribution (its
 default, so it is switched off here), a normalized ``score_samples`` (the
 ``log_z_`` it subtracts is added back here) and a default ``energy_reg`` of
-0 (0.01 here, as then), early stopping on tables by default (off here), and
-``sample`` clips to the training range
+0 (0.01 here, as then), early stopping on tables by default (off here), ReLU
+for PCD and short-run on tables (SiLU here), and ``sample`` clips to the training range
 (``clip=False`` here): with those undone, the values recorded before the
 redesign still come out. Class-conditional draws changed on purpose (their
 chains start from class Gaussians, issue 17): ``sample_y`` is no longer
@@ -62,6 +62,7 @@ def fingerprint(estimator_name, training):
             base=None,
             energy_reg=0.01,
             early_stopping=False,
+            activation="silu",
             **PARAMS,
         ).fit(X)
         out = {

@@ -131,17 +131,20 @@ def test_kernel_centers_are_capped(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "training, n_rows, input_shape, base, early_stopping",
+    "training, n_rows, input_shape, base, early_stopping, activation",
     [
-        ("pcd", 60, None, "kde", True),
-        ("vera", 49, None, "kde", False),  # too few rows to hold some out
-        ("pcd", 39, None, "gaussian", False),  # under 10 rows per feature
-        ("sm", 60, None, "gaussian", True),  # needs a constant curvature
-        ("dsm", 60, (1, 2, 2), "gaussian", False),  # images: not measured
+        ("pcd", 60, None, "kde", True, "relu"),
+        # Too few rows to hold some out; VERA keeps SiLU.
+        ("vera", 49, None, "kde", False, "silu"),
+        ("pcd", 39, None, "gaussian", False, "relu"),  # under 10 rows per feature
+        # A constant curvature and second derivatives.
+        ("sm", 60, None, "gaussian", True, "silu"),
+        ("short_run", 60, (1, 2, 2), "gaussian", False, "silu"),  # images
+        ("dsm", 60, (1, 2, 2), "gaussian", False, "silu"),
     ],
 )
-def test_auto_base_and_early_stopping(
-    training, n_rows, input_shape, base, early_stopping
+def test_auto_base_early_stopping_and_activation(
+    training, n_rows, input_shape, base, early_stopping, activation
 ):
     X = np.random.default_rng(0).uniform(size=(n_rows, 4))
     params = {**FAST_PARAMS, "max_iter": 2, "input_shape": input_shape}
@@ -152,9 +155,14 @@ def test_auto_base_and_early_stopping(
     assert (est.base_, est.early_stopping_) == (base, early_stopping)
     assert isinstance(est.net_, KernelCorrectedNet) == (base == "kde")
     assert ("val_score" in est.history_[0]) == early_stopping
+    assert est.network_config_["activation"] == activation
+    assert est.get_params()["activation"] == "auto"
     # What is said is done: explicit values are not second-guessed.
-    est.set_params(base="gaussian", early_stopping=False, warm_start=False)
+    est.set_params(
+        base="gaussian", early_stopping=False, activation="elu", warm_start=False
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X)
     assert (est.base_, est.early_stopping_) == ("gaussian", False)
+    assert est.network_config_["activation"] == "elu"

@@ -27,12 +27,16 @@ class TrainingFamily:
     auto_alpha : dict
         The likelihood weight ``alpha="auto"`` takes, under ``"classifier"``
         and ``"density"``.
+    auto_table_activation : str
+        The hidden-layer activation an ``EnergyDensityEstimator`` with
+        ``activation="auto"`` takes on tables (images take ``"silu"``).
     n_recoveries : int
         Recoveries from divergence so far; samplers built for ``sample()``
         are shrunk as often, so they match the fit's last sampler.
     """
 
     auto_alpha = {"classifier": 1.0, "density": 1.0}
+    auto_table_activation = "silu"
     #: The sampler ``sampler="auto"`` takes, a key of
     #: :data:`sk_ebm.samplers.SAMPLERS`.
     default_sampler = "sgld"

@@ -18,6 +18,10 @@ class ShortRun(TrainingFamily):
 
     #: Chosen by ``benchmarks/sweep.py`` (README, "Defaults").
     auto_alpha = {"classifier": 0.03, "density": 1.0}
+    #: ReLU lets the correction carve the gaps between narrow modes that SiLU
+    #: smooths over (benchmarks/README.md, "The activation of the density
+    #: estimator").
+    auto_table_activation = "relu"
 
     def configure(self, params, sampler):
         super().configure(params, sampler)

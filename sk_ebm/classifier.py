@@ -119,11 +119,14 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
     sampler_params : dict, default=None
         Extra sampler settings. ``"init"``: where chains start, one of
         ``"uniform"``, ``"diag_gaussian"`` (N(0, I) on standardized inputs),
-        ``"data_gaussian"`` (a full-covariance Gaussian fitted to all rows) or
+        ``"data_gaussian"`` (a full-covariance Gaussian fitted to all rows),
         ``"class_gaussian"`` (one Gaussian per class, fitted to the labeled
-        rows; classifiers only); default None, the estimator's choice (see
-        Notes). ``"clip_grad"``: a float to clip each chain's energy gradient
-        to, default None. ``"sample_steps"``: sampler steps taken by
+        rows; classifiers only) or ``"base"`` (the model itself,
+        approximately: draws from its ``base`` resampled by the network's
+        correction, :class:`sk_ebm.samplers.ImportanceResampledInit`; needs a
+        ``base``); default None, the estimator's choice (see Notes).
+        ``"clip_grad"``: a float to clip each chain's energy gradient to,
+        default None. ``"sample_steps"``: sampler steps taken by
         :meth:`sample`, default None (the training chains' length; 0 for
         ``training="vera"``). Read again by every call of :meth:`sample`.
     generator_params : dict, default=None
@@ -306,9 +309,9 @@ class JEMClassifier(ClassifierMixin, _BaseEnergyEstimator):
     family_ : TrainingFamily
         The fitted training family (:mod:`sk_ebm.families`), holding its state;
         ``warm_start`` continues it and :meth:`sample` starts from it.
-    init_ : InitDistribution
-        ``training="pcd"`` and ``"short_run"``: the distribution chains start
-        from.
+    init_ : InitDistribution or ImportanceResampledInit
+        Every family but ``"vera"``: the distribution chains start from (its
+        ``kind`` is the ``sampler_params["init"]`` it serves).
     buffer_ : ReplayBuffer
         ``training="pcd"``: the persistent chains, in standardized units.
     n_steps_ : int

@@ -485,3 +485,16 @@ def clone_fitted(clf, **params):
 def logsumexp_rows(logits):
     peak = logits.max(axis=1, keepdims=True)
     return (peak + np.log(np.exp(logits - peak).sum(1, keepdims=True)))[:, 0]
+
+
+def test_chains_can_start_from_the_classifier_s_own_base():
+    # init="base" on a classifier: class slots of the buffer are resampled by
+    # p(x, y) / q(x), so the fit still learns the classes.
+    X, y = load_iris(return_X_y=True)
+    params = {**FAST_PARAMS, "sampler_params": {"init": "base"}}
+    clf = JEMClassifier(base="gaussian", **params).fit(X, y)
+    assert clf.init_.kind == "base"
+    assert clf.score(X, y) > 0.9
+    assert np.isfinite(clf.sample(5, random_state=0)).all()
+    with pytest.raises(ValueError, match="this model has none"):
+        JEMClassifier(**params).fit(X, y)

@@ -3,13 +3,21 @@ import math
 import pytest
 import torch
 
-from sk_ebm.nets import MLPEnergyNet, energy, frozen
+from sk_ebm.nets import (
+    BaseCorrectedNet,
+    KernelCorrectedNet,
+    MLPEnergyNet,
+    energy,
+    frozen,
+)
 from sk_ebm.samplers import (
     SGLD,
     AnnealedLangevin,
     FreshChains,
+    ImportanceResampledInit,
     InitDistribution,
     ReplayBuffer,
+    build_init,
 )
 
 
@@ -171,3 +179,84 @@ def test_fresh_chains_start_from_init_and_remember_nothing():
     x0, idx = chains.sample(10, _gen())
     assert x0.shape == (10, 2) and idx is None
     chains.update(idx, x0)
+
+
+def _linear_on_standard_gaussian(weights):
+    """A model N(0, 1) x exp(bounded correction) with logits ``weights * x``."""
+    inner = torch.nn.Linear(1, len(weights), bias=False)
+    with torch.no_grad():
+        inner.weight.copy_(torch.tensor(weights, dtype=torch.float32)[:, None])
+    return BaseCorrectedNet(inner, torch.zeros(1), torch.eye(1), bound=20.0)
+
+
+def _quadrature_mean(net, column=None):
+    """Mean of the model (or of ``p(x, y=column)``) on a fine grid."""
+    x = torch.linspace(-8, 8, 4001)[:, None]
+    with torch.no_grad():
+        logits = net(x)
+    log_p = torch.logsumexp(logits, 1) if column is None else logits[:, column]
+    return float((torch.softmax(log_p, 0) * x[:, 0]).sum())
+
+
+def test_importance_resampled_init_draws_from_the_model_not_its_base():
+    # p(x) = N(x; 0, 1) exp(20 tanh(x / 20)): close to N(1, 1).
+    net = _linear_on_standard_gaussian([1.0])
+    target = _quadrature_mean(net)
+    assert target == pytest.approx(1.0, abs=0.05)
+    assert abs(float(net.sample_base(2000, _gen()).mean())) < 0.1
+    # Many candidates per point: the draws follow the model.
+    exact = ImportanceResampledInit(net, n_candidates=1024, max_candidates=10**6)
+    draws = torch.cat([exact.draw(400, _gen(seed)) for seed in range(5)])
+    assert float(draws.mean()) == pytest.approx(target, abs=0.08)
+    # The default 32 per point (a training batch's draw) is biased towards
+    # the base, but most of the way to the model.
+    default = ImportanceResampledInit(net)
+    draws = torch.cat([default.draw(400, _gen(seed)) for seed in range(5)])
+    assert 0.75 * target < float(draws.mean()) < target + 0.08
+    # One candidate picked per point: no point repeats another.
+    assert len(torch.unique(draws)) == len(draws)
+
+
+def test_importance_resampled_init_is_class_conditional():
+    # Logits (x, -x): class 0 lives at positive x, class 1 at negative x.
+    net = _linear_on_standard_gaussian([1.0, -1.0])
+    init = ImportanceResampledInit(net, n_candidates=1024, max_candidates=10**6)
+    for c in (0, 1):
+        y = torch.full((400,), c)
+        draws = torch.cat([init.draw(400, _gen(seed), y=y) for seed in range(5)])
+        target = _quadrature_mean(net, column=c)
+        assert abs(target) > 0.5 and (target > 0) == (c == 0)
+        assert float(draws.mean()) == pytest.approx(target, abs=0.08)
+
+
+def test_importance_resampled_init_bounds_the_candidates_of_a_large_draw():
+    net = _linear_on_standard_gaussian([1.0])
+    init = ImportanceResampledInit(net, n_candidates=32, max_candidates=1000)
+    calls = []
+    original = net.sample_base
+    net.sample_base = lambda n, generator: calls.append(n) or original(n, generator)
+    assert init.draw(10, _gen()).shape == (10, 1)
+    assert init.draw(2000, _gen()).shape == (2000, 1)
+    assert calls == [320, 2000]
+
+
+def test_kernel_base_draws_follow_the_kernel_weights():
+    centers = torch.tensor([[-3.0], [3.0]])
+    net = KernelCorrectedNet(
+        torch.nn.Linear(1, 1),
+        bound=2.0,
+        centers=centers,
+        bandwidth=0.5,
+        log_weights=torch.log(torch.tensor([0.25, 0.75])),
+    )
+    draws = net.sample_base(8000, _gen())
+    assert float((draws > 0).float().mean()) == pytest.approx(0.75, abs=0.02)
+    assert float(draws[draws > 0].std()) == pytest.approx(0.5, abs=0.03)
+
+
+def test_base_init_needs_a_model_with_a_base():
+    X, _ = _class_data()
+    plain = MLPEnergyNet(2, 1, (4,), "silu", _gen())
+    with pytest.raises(ValueError, match="base='gaussian' or base='kde'"):
+        build_init("base", X, net=plain)
+    assert build_init("diag_gaussian", X, net=plain).kind == "diag_gaussian"

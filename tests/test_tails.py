@@ -130,21 +130,33 @@ def test_kernel_centers_are_capped(monkeypatch):
     assert net.log_weights.exp().sum().item() == pytest.approx(1.0, abs=1e-5)
 
 
+def test_auto_init_is_the_data_s_above_32_features():
+    X = np.random.default_rng(0).uniform(size=(60, 33))
+    params = {**FAST_PARAMS, "max_iter": 1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        wide = EnergyDensityEstimator(**params).fit(X)
+        narrow = EnergyDensityEstimator(**params).fit(X[:, :32])
+    assert (wide.init_.kind, narrow.init_.kind) == ("diag_gaussian", "base")
+
+
 @pytest.mark.parametrize(
-    "training, n_rows, input_shape, base, early_stopping, activation",
+    "training, n_rows, input_shape, base, early_stopping, activation, init",
     [
-        ("pcd", 60, None, "kde", True, "relu"),
-        # Too few rows to hold some out; VERA keeps SiLU.
-        ("vera", 49, None, "kde", False, "silu"),
-        ("pcd", 39, None, "gaussian", False, "relu"),  # under 10 rows per feature
+        ("pcd", 60, None, "kde", True, "relu", "base"),
+        # Too few rows to hold some out; VERA keeps SiLU and has no chains.
+        ("vera", 49, None, "kde", False, "silu", None),
+        # Under 10 rows per feature.
+        ("pcd", 39, None, "gaussian", False, "relu", "base"),
         # A constant curvature and second derivatives.
-        ("sm", 60, None, "gaussian", True, "silu"),
-        ("short_run", 60, (1, 2, 2), "gaussian", False, "silu"),  # images
-        ("dsm", 60, (1, 2, 2), "gaussian", False, "silu"),
+        ("sm", 60, None, "gaussian", True, "silu", "base"),
+        # Images.
+        ("short_run", 60, (1, 2, 2), "gaussian", False, "silu", "diag_gaussian"),
+        ("dsm", 60, (1, 2, 2), "gaussian", False, "silu", "diag_gaussian"),
     ],
 )
-def test_auto_base_early_stopping_and_activation(
-    training, n_rows, input_shape, base, early_stopping, activation
+def test_auto_base_early_stopping_activation_and_init(
+    training, n_rows, input_shape, base, early_stopping, activation, init
 ):
     X = np.random.default_rng(0).uniform(size=(n_rows, 4))
     params = {**FAST_PARAMS, "max_iter": 2, "input_shape": input_shape}
@@ -157,12 +169,19 @@ def test_auto_base_early_stopping_and_activation(
     assert ("val_score" in est.history_[0]) == early_stopping
     assert est.network_config_["activation"] == activation
     assert est.get_params()["activation"] == "auto"
+    assert getattr(getattr(est, "init_", None), "kind", None) == init
     # What is said is done: explicit values are not second-guessed.
     est.set_params(
-        base="gaussian", early_stopping=False, activation="elu", warm_start=False
+        base="gaussian",
+        early_stopping=False,
+        activation="elu",
+        sampler_params={"init": "uniform"},
+        warm_start=False,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X)
     assert (est.base_, est.early_stopping_) == ("gaussian", False)
     assert est.network_config_["activation"] == "elu"
+    if init is not None:
+        assert est.init_.kind == "uniform"

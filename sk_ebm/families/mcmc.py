@@ -3,7 +3,7 @@
 from .._training import descend
 from ..nets import energy_fn, frozen
 from ..objectives import jem_loss
-from ..samplers import FreshChains, InitDistribution, ReplayBuffer
+from ..samplers import FreshChains, ReplayBuffer, build_init
 from ._base import TrainingFamily
 
 
@@ -32,7 +32,7 @@ class ShortRun(TrainingFamily):
 
     def build(self, net, data, n_classes, generator, init_generator):
         self.n_classes = n_classes
-        self.init = InitDistribution(self.params["init"], data.X, data.y, n_classes)
+        self.init = build_init(self.params["init"], data.X, data.y, n_classes, net)
         self.source = self._chains(generator)
 
     def _chains(self, generator):

@@ -21,7 +21,7 @@ from .._dict_params import TABLES, DictKey
 from .._training import descend
 from ..nets import energy, energy_fn, residual_energy
 from ..objectives import cross_entropy_terms, weighted_mean
-from ..samplers import InitDistribution
+from ..samplers import build_init
 from ..score_matching import (
     MAX_EXACT_FEATURES,
     denoising_score_matching_loss,
@@ -57,7 +57,7 @@ class _ScoreMatching(TrainingFamily):
     auto_alpha = {"classifier": 0.03, "density": 1.0}
 
     def build(self, net, data, n_classes, generator, init_generator):
-        self.init = InitDistribution(self.params["init"], data.X, data.y, n_classes)
+        self.init = build_init(self.params["init"], data.X, data.y, n_classes, net)
 
     def score_loss(self, energy_of, x, weight, generator):
         """``(loss, stats)`` of the family's score-matching loss."""

@@ -28,7 +28,8 @@ class _BoundedCorrection(nn.Module):
 
     So ``Z`` lies between ``exp(-bound)`` and ``exp(bound)``, and a point
     whose base log density is ``2 * bound`` below a training row's scores
-    below it. Subclasses give the base: ``base_log_prob(x)``.
+    below it. Subclasses give the base: ``base_log_prob(x)`` and
+    ``sample_base(n, generator)``.
 
     Parameters
     ----------
@@ -93,6 +94,11 @@ class BaseCorrectedNet(_BoundedCorrection):
         """The base's precision matrix: the Hessian of its energy."""
         return torch.cholesky_inverse(self.base_scale_tril)
 
+    def sample_base(self, n, generator):
+        """``n`` draws from the base Gaussian."""
+        z = _standard_normal(n, self.base_mean, generator)
+        return self.base_mean + z @ self.base_scale_tril.T
+
 
 class KernelCorrectedNet(_BoundedCorrection):
     """The bounded correction on a Gaussian kernel density (``base="kde"``).
@@ -126,6 +132,21 @@ class KernelCorrectedNet(_BoundedCorrection):
     def base_log_prob(self, x):
         """``log q(x)`` of each row under the kernel density."""
         return kernel_log_density(x, self.centers, self.bandwidth, self.log_weights)
+
+    def sample_base(self, n, generator):
+        """``n`` draws from the kernel density: a center, plus kernel noise."""
+        pick = torch.multinomial(
+            self.log_weights.exp(), n, replacement=True, generator=generator
+        )
+        z = _standard_normal(n, self.centers, generator)
+        return self.centers[pick] + self.bandwidth * z
+
+
+def _standard_normal(n, like, generator):
+    """``(n, like.shape[-1])`` N(0, 1) draws, with ``like``'s dtype and device."""
+    return torch.randn(
+        (n, like.shape[-1]), generator=generator, dtype=like.dtype, device=like.device
+    )
 
 
 def residual_energy(net, x, energies):

@@ -7,7 +7,14 @@ plus one :func:`register_sampler` call.
 
 from ._base import BaseSampler, EnergyTarget
 from .annealed_langevin import AnnealedLangevin
-from .buffer import INITS, FreshChains, InitDistribution, ReplayBuffer
+from .buffer import (
+    INITS,
+    FreshChains,
+    ImportanceResampledInit,
+    InitDistribution,
+    ReplayBuffer,
+    build_init,
+)
 from .sgld import SGLD
 
 #: Registered samplers, by the name the ``sampler`` parameter takes.
@@ -47,10 +54,12 @@ __all__ = [
     "EnergyTarget",
     "FreshChains",
     "INITS",
+    "ImportanceResampledInit",
     "InitDistribution",
     "ReplayBuffer",
     "SAMPLERS",
     "SGLD",
+    "build_init",
     "build_sampler",
     "register_sampler",
     "unregister_sampler",

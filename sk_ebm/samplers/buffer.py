@@ -2,7 +2,42 @@
 
 import torch
 
-INITS = ("uniform", "diag_gaussian", "data_gaussian", "class_gaussian")
+#: The distributions fitted to the data (:class:`InitDistribution`).
+DATA_INITS = ("uniform", "diag_gaussian", "data_gaussian", "class_gaussian")
+#: Every ``sampler_params["init"]``: the data's, and the model's own base
+#: resampled by the model (:class:`ImportanceResampledInit`).
+INITS = (*DATA_INITS, "base")
+
+#: Base draws weighed per point by :class:`ImportanceResampledInit`.
+N_CANDIDATES = 32
+#: At most this many base draws per call (unless one per point is more): a
+#: large draw, such as a replay buffer's first fill from an untrained network,
+#: gets fewer candidates per point, so its cost stays bounded.
+MAX_CANDIDATES = 16384
+#: Candidates evaluated by the network at once, to bound the memory of a
+#: kernel base's (candidates x centers) distances.
+CANDIDATE_CHUNK = 4096
+
+
+def build_init(kind, X, y=None, n_classes=None, net=None):
+    """Where chains start: ``sampler_params["init"]`` for a fit.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`INITS`.
+    X, y, n_classes
+        The training inputs and labels, for :class:`InitDistribution`.
+    net : torch.nn.Module or None
+        The energy network, for ``"base"``.
+
+    Returns
+    -------
+    InitDistribution or ImportanceResampledInit
+    """
+    if kind == "base":
+        return ImportanceResampledInit(net)
+    return InitDistribution(kind, X, y, n_classes)
 
 
 class InitDistribution:
@@ -33,8 +68,8 @@ class InitDistribution:
     """
 
     def __init__(self, kind, X, y=None, n_classes=None, jitter=1e-3):
-        if kind not in INITS:
-            raise ValueError(f"Unknown init {kind!r}; choose one of {INITS}.")
+        if kind not in DATA_INITS:
+            raise ValueError(f"Unknown init {kind!r}; choose one of {DATA_INITS}.")
         if kind == "class_gaussian" and (y is None or n_classes is None):
             raise ValueError("init='class_gaussian' needs class labels.")
         self.kind = kind
@@ -112,6 +147,86 @@ def _class_gaussians(X, y, n_classes, mean, cov, jitter):
         means.append(Xc.mean(0) if n_c else mean)
         chols.append(_cholesky((1 - shrink) * cov_c + shrink * cov, jitter))
     return torch.stack(means), torch.stack(chols)
+
+
+class ImportanceResampledInit:
+    """Draws from the model itself, by importance resampling from its base.
+
+    A model on a base distribution q (:class:`sk_ebm.nets.BaseCorrectedNet`,
+    :class:`sk_ebm.nets.KernelCorrectedNet`) is ``p(x) = q(x) exp(c(x)) / Z``,
+    with ``c`` its bounded correction. Each point drawn here is one of
+    ``n_candidates`` draws from q, picked with probability proportional to
+    ``exp(c)`` (sampling-importance-resampling, one pick per point, so points
+    do not repeat one another), for class ``y`` to ``p(x, y) / q(x)``. The
+    draws are approximate, between the base and the model: the more
+    candidates, the closer to the model. Chains
+    that start here start in the model's own proportions between its modes,
+    which persistent chains, rarely crossing from one mode to another, do not
+    give it (benchmarks/README.md, "Chains that start from the model").
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        The energy network on its base: it has ``sample_base(n, generator)``
+        and ``base_log_prob(x)``. Read at every draw, so draws follow the
+        network as it trains.
+    n_candidates : int
+        Base draws per point, fewer when ``n * n_candidates`` exceeds
+        ``max_candidates``.
+    max_candidates : int
+        Most base draws of one call, unless ``n`` itself is larger.
+    """
+
+    #: The ``sampler_params["init"]`` this class serves, as
+    #: :attr:`InitDistribution.kind` does.
+    kind = "base"
+
+    def __init__(self, net, n_candidates=N_CANDIDATES, max_candidates=MAX_CANDIDATES):
+        if not hasattr(net, "sample_base"):
+            raise ValueError(
+                "sampler_params={'init': 'base'} starts chains from the model's "
+                "base distribution, and this model has none: set base='gaussian' "
+                "or base='kde', or choose another init."
+            )
+        self.net = net
+        self.n_candidates = n_candidates
+        self.max_candidates = max_candidates
+
+    def draw(self, n, generator, y=None):
+        """Draw ``n`` points; ``y`` (class indices) makes them class-conditional."""
+        k = max(1, min(self.n_candidates, self.max_candidates // max(n, 1)))
+        with torch.no_grad():
+            candidates = self.net.sample_base(n * k, generator)
+            if k == 1:
+                return candidates
+            log_weights = self._log_weights(candidates, y, k).view(n, k)
+            pick = torch.multinomial(
+                torch.softmax(log_weights, dim=1), 1, generator=generator
+            )
+        return candidates.view(n, k, -1)[torch.arange(n), pick[:, 0]]
+
+    def _log_weights(self, candidates, y, k):
+        """``log p(x) / q(x)`` (or ``log p(x, y) / q(x)``), up to a constant."""
+        classes = None if y is None else y.repeat_interleave(k)
+        parts = []
+        for start in range(0, len(candidates), CANDIDATE_CHUNK):
+            x = candidates[start : start + CANDIDATE_CHUNK]
+            logits = self.net(x)
+            if classes is None:
+                log_joint = torch.logsumexp(logits, dim=1)
+            else:
+                chunk_classes = classes[start : start + CANDIDATE_CHUNK]
+                log_joint = logits.gather(1, chunk_classes[:, None])[:, 0]
+            parts.append(log_joint - self.net.base_log_prob(x))
+        return torch.cat(parts)
+
+    def to(self, device):
+        """Nothing to move: the network moves with its estimator; returns self."""
+        return self
+
+    @property
+    def _device(self):
+        return next(self.net.buffers()).device
 
 
 class ReplayBuffer:

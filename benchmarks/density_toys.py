@@ -101,6 +101,14 @@ METHODS = {
         for activation in ("relu", "silu")
         for training in EBM_TRAININGS
     },
+    # Chains from N(0, I), the MCMC families' init before the resampled base
+    # (benchmarks/README.md, "Chains that start from the model").
+    **{
+        f"ebm-{training}+diag_init": _ebm(
+            training, sampler_params={"init": "diag_gaussian"}
+        )
+        for training in ("pcd", "short_run")
+    },
     "kde": None,
     "gmm-8": None,
 }

@@ -143,6 +143,9 @@ EBM_VARIANTS = {
     "relu": {"activation": "relu"},
     # The activation before activation="auto" (2026-12-04).
     "silu": {"activation": "silu"},
+    # The chains' init before the resampled base (2026-12-04, later).
+    "diag_init": {"sampler_params": {"init": "diag_gaussian"}},
+    "base_init": {"sampler_params": {"init": "base"}},
 }
 
 

@@ -564,7 +564,7 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         if params["activation"] == "auto":
             family = FAMILIES[params["training"]]
             params["activation"] = family.auto_table_activation if tables else "silu"
-        init_given = (self.sampler_params or {}).get("init") is not None
+        init_given = params["sampler_params"]["init"] is not None
         narrow = n_features <= MAX_FEATURES_BASE_INIT
         if tables and narrow and params["base"] and not init_given:
             # Chains start from the model itself, resampled from its base: they

@@ -29,7 +29,7 @@ class _BoundedCorrection(nn.Module):
     So ``Z`` lies between ``exp(-bound)`` and ``exp(bound)``, and a point
     whose base log density is ``2 * bound`` below a training row's scores
     below it. Subclasses give the base: ``base_log_prob(x)`` and
-    ``sample_base(n, generator)``.
+    ``sample_base(n, generator)``; :meth:`correction_logits` is the rest.
 
     Parameters
     ----------
@@ -45,10 +45,17 @@ class _BoundedCorrection(nn.Module):
         self.bound = float(bound)
 
     def forward(self, x):
+        return self.correction_logits(x) + self.base_log_prob(x)[:, None]
+
+    def correction_logits(self, x):
+        """The logits without the base: ``log p(x, y) - log q(x)``, up to log Z.
+
+        Importance weights of base draws, computed without evaluating the
+        base (for a kernel base, the costly part).
+        """
         f = self.inner(x)
         lse = torch.logsumexp(f, dim=1, keepdim=True)
-        correction = self.bound * torch.tanh(lse / self.bound)
-        return f - lse + correction + self.base_log_prob(x)[:, None]
+        return f - lse + self.bound * torch.tanh(lse / self.bound)
 
 
 class BaseCorrectedNet(_BoundedCorrection):

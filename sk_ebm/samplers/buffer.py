@@ -168,7 +168,7 @@ class ImportanceResampledInit:
     ----------
     net : torch.nn.Module
         The energy network on its base: it has ``sample_base(n, generator)``
-        and ``base_log_prob(x)``. Read at every draw, so draws follow the
+        and ``correction_logits(x)``. Read at every draw, so draws follow the
         network as it trains.
     n_candidates : int
         Base draws per point, fewer when ``n * n_candidates`` exceeds
@@ -211,13 +211,12 @@ class ImportanceResampledInit:
         parts = []
         for start in range(0, len(candidates), CANDIDATE_CHUNK):
             x = candidates[start : start + CANDIDATE_CHUNK]
-            logits = self.net(x)
+            logits = self.net.correction_logits(x)
             if classes is None:
-                log_joint = torch.logsumexp(logits, dim=1)
+                parts.append(torch.logsumexp(logits, dim=1))
             else:
                 chunk_classes = classes[start : start + CANDIDATE_CHUNK]
-                log_joint = logits.gather(1, chunk_classes[:, None])[:, 0]
-            parts.append(log_joint - self.net.base_log_prob(x))
+                parts.append(logits.gather(1, chunk_classes[:, None])[:, 0])
         return torch.cat(parts)
 
     def to(self, device):

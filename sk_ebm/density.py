@@ -195,6 +195,11 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         20. ``"sigma_bounds"``: the generator's output noise is kept in this
         interval of standardized units, default (0.01, 0.3).
         ``"posterior_scale"``: initial proposal scale, default 0.1.
+        ``"base_negatives"``: the share of the energy's negatives drawn from
+        the model itself, its base resampled as for ``sampler_params`` init
+        ``"base"``, instead of from the generator: they reach where the
+        generator does not go; default None (0.5 where chains start from
+        the base, else 0); more than 0 needs a ``base``.
     score_params : dict, default=None
         Extras of the score-matching families. ``"noise_scales"``: the noise
         standard deviations of ``training="dsm"``, in standardized units, one

@@ -218,6 +218,54 @@ def test_density_estimator_trains_with_vera():
     assert np.isfinite(est.score_samples(X)).all()
 
 
+def _fit_vera(estimator, n_features, **params):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, n_features))
+    if estimator is JEMClassifier:
+        return estimator(**{**VERA_PARAMS, **params}).fit(X, X[:, 0] > 0)
+    return estimator(**{**VERA_PARAMS, **params}).fit(X)
+
+
+@pytest.mark.parametrize(
+    "estimator, n_features, params, share",
+    [
+        # Chains would start from the resampled base: half the negatives too.
+        (EnergyDensityEstimator, 5, {}, 0.5),
+        # Wider tables keep N(0, I) chains, and VERA its generator alone.
+        (EnergyDensityEstimator, 33, {}, 0.0),
+        (EnergyDensityEstimator, 5, {"sampler_params": {"init": "uniform"}}, 0.0),
+        (EnergyDensityEstimator, 5, {"generator_params": {"base_negatives": 1.0}}, 1.0),
+        # The classifier's chains start from class Gaussians: unchanged.
+        (JEMClassifier, 5, {}, 0.0),
+    ],
+)
+def test_base_negatives_follow_where_chains_start(estimator, n_features, params, share):
+    est = _fit_vera(estimator, n_features, **params)
+    assert est.generator_params_["base_negatives"] == share
+    assert (est.family_.base_draws is None) == (share == 0)
+
+
+def test_base_negatives_replace_that_share_of_the_generator_draws():
+    est = _fit_vera(EnergyDensityEstimator, 5)
+    family, gen = est.family_, torch.Generator().manual_seed(0)
+    x_gen = torch.full((10, 5), 100.0)
+    negatives = family._negatives(x_gen, gen)
+    assert negatives.shape == (10, 5)
+    assert torch.equal(negatives[:5], x_gen[:5])
+    # The other half are base draws, near the standardized data, not at 100.
+    assert negatives[5:].abs().max() < 20
+
+
+def test_base_negatives_without_a_base_is_a_clear_error():
+    with pytest.raises(ValueError, match="has none: set base="):
+        _fit_vera(
+            EnergyDensityEstimator,
+            5,
+            base=None,
+            generator_params={"base_negatives": 0.5},
+        )
+
+
 # ------------------------------------------------- quality floors on 2-D toys
 def _ring(n, seed):
     rng = np.random.default_rng(seed)

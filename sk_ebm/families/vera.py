@@ -9,7 +9,13 @@ from .._dict_params import TABLES, DictKey
 from .._training import LEARNING_RATE_CUT, descend, scale_learning_rates
 from ..nets import NETWORKS, GaussianGenerator, energy, frozen
 from ..objectives import entropy_score, posterior_scale_loss, vera_ebm_loss
+from ..samplers import ImportanceResampledInit
 from ._base import TrainingFamily
+
+#: The share of negatives drawn from the resampled base, where
+#: ``generator_params["base_negatives"]`` is None and chains start from the
+#: base (benchmarks/README.md, "VERA's negatives from the model's base").
+AUTO_BASE_NEGATIVES = 0.5
 
 #: The keys of ``generator_params``: default and constraints. Defaults of None
 #: are derived at fit, as the estimators' docstrings say.
@@ -23,6 +29,7 @@ GENERATOR_PARAMS = {
     "n_posterior": DictKey(20, [Interval(Integral, 1, None, closed="left")]),
     "sigma_bounds": DictKey((0.01, 0.3), [tuple, list]),
     "posterior_scale": DictKey(0.1, [Interval(Real, 0, None, closed="neither")]),
+    "base_negatives": DictKey(None, [Interval(Real, 0, 1, closed="both"), None]),
 }
 
 TABLES["generator_params"] = GENERATOR_PARAMS
@@ -32,7 +39,10 @@ class VERA(TrainingFamily):
     """Train the energy against a generator ``x = g(h) + sigma * eps`` (VERA).
 
     Each step: draw ``(x, h)`` from the generator; one step of the energy on
-    :func:`~sk_ebm.objectives.vera_ebm_loss` with ``x`` as negatives; one step
+    :func:`~sk_ebm.objectives.vera_ebm_loss` with ``x`` as negatives (a share
+    ``generator_params["base_negatives"]`` of them replaced by draws of the
+    model's resampled base, :class:`~sk_ebm.samplers.ImportanceResampledInit`:
+    they reach where the generator does not go); one step
     of the generator maximising ``mean(-E(x)) + entropy_weight * H(q)``, the
     entropy gradient coming from :func:`~sk_ebm.objectives.entropy_score`; one
     step of the proposal scale on its ELBO. Adam with betas (0, 0.9) for the
@@ -61,8 +71,12 @@ class VERA(TrainingFamily):
             self.params["hidden_dims"],
             self.learning_rate,
             default_widths,
+            base_init=self.params["init"] == "base",
         )
         settings = self.generator_params
+        self.base_draws = None
+        if settings["base_negatives"] > 0:
+            self.base_draws = _base_draws(net)
         activation = self.params["activation"]
         mean = None
         if decoder is not None:
@@ -106,7 +120,7 @@ class VERA(TrainingFamily):
         x_unlab = batch.pop("x_unlab", None)
         loss, stats = vera_ebm_loss(
             net,
-            x_neg=x_gen.detach(),
+            x_neg=self._negatives(x_gen.detach(), generator),
             alpha=self.params["alpha"],
             energy_reg=self.params["energy_reg"],
             grad_penalty=self.grad_penalty,
@@ -117,6 +131,14 @@ class VERA(TrainingFamily):
         stats["grad_norm"] = descend(optimizers["energy"], loss, net)
         stats.update(self._generator_step(net, x_gen, h, optimizers, generator))
         return stats
+
+    def _negatives(self, x_gen, generator):
+        """The generator's draws, a share of them replaced by resampled base draws."""
+        n_base = round(self.generator_params["base_negatives"] * len(x_gen))
+        if not n_base:
+            return x_gen
+        from_base = self.base_draws.draw(n_base, generator)
+        return torch.cat([x_gen[: len(x_gen) - n_base], from_base])
 
     def _generator_step(self, net, x_gen, h, optimizers, generator):
         """Step the generator on ``-(mean log p(x) + entropy_weight * H)``, then s."""
@@ -182,14 +204,29 @@ class VERA(TrainingFamily):
         return self
 
 
+def _base_draws(net):
+    """The model's resampled base, or a clear error for a model without one."""
+    if not hasattr(net, "sample_base"):
+        raise ValueError(
+            "generator_params['base_negatives'] > 0 draws negatives from the "
+            "model's base distribution, and this model has none: set "
+            "base='gaussian' or base='kde', or base_negatives=0."
+        )
+    return ImportanceResampledInit(net)
+
+
 def _generator_settings(
-    params, n_features, hidden_dims, learning_rate, default_widths=None
+    params, n_features, hidden_dims, learning_rate, default_widths=None, base_init=False
 ):
     """``generator_params`` with the defaults derived from the data filled in.
 
-    ``default_widths``: the network's choice of ``hidden_dims``, if it has one.
+    ``default_widths``: the network's choice of ``hidden_dims``, if it has one;
+    ``base_init``: whether chains start from the model's resampled base, which
+    then also gives half of the negatives.
     """
     settings = dict(params)
+    if settings["base_negatives"] is None:
+        settings["base_negatives"] = AUTO_BASE_NEGATIVES if base_init else 0.0
     if settings["latent_dim"] is None:
         settings["latent_dim"] = min(n_features, 64)
     if settings["hidden_dims"] is None and default_widths is not None:

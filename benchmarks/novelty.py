@@ -146,6 +146,8 @@ EBM_VARIANTS = {
     # The chains' init before the resampled base (2026-12-04, later).
     "diag_init": {"sampler_params": {"init": "diag_gaussian"}},
     "base_init": {"sampler_params": {"init": "base"}},
+    # VERA's negatives from its generator alone, as before 2026-12-05.
+    "gen_negatives": {"generator_params": {"base_negatives": 0.0}},
 }
 
 

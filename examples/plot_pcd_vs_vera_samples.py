@@ -96,11 +96,14 @@ fig.savefig(FIGURE_DIR / "pcd_vs_vera_samples.png", dpi=80)
 # Two-column rows are a table, so both models correct a kernel density of the
 # training rows (``base="auto"``) and stop early on held-out likelihood
 # (``early_stopping="auto"``). PCD's density separates the eight modes, with an
-# AUROC against the background of about 0.90, still below a kernel density
-# estimate with a cross-validated bandwidth (about 0.93 in the benchmark). Its
-# samples gather at the modes, with a spread between them: the chains are not
-# at the final model's equilibrium, so judge an energy model by its density as
-# well as by its samples. VERA, which needs no MCMC, fits in about half the
-# CPU time; its density is a ring with faint modes, and its generator's samples
-# spread around the ring, some of them clipped to the edge of the training
-# range.
+# AUROC against the background of about 0.90 at this short budget (0.926 in the
+# benchmark's longer fits, against 0.930 for a kernel density estimate with a
+# cross-validated bandwidth), its modes' masses uneven. Its samples gather at
+# the modes, with a spread between them: the chains are not at the final
+# model's equilibrium, so judge an energy model by its density as well as by
+# its samples. VERA needs no MCMC; half of its negatives come from the model's
+# base resampled by the network's correction, which keeps its density a
+# smoothed version of the data's, the eight modes on a fainter ring (about
+# 0.92 here and in the benchmark). Its generator's samples are blurrier:
+# they spread around the ring, some of them clipped to the edge of the
+# training range.

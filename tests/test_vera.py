@@ -237,6 +237,13 @@ def _fit_vera(estimator, n_features, **params):
         (EnergyDensityEstimator, 5, {"generator_params": {"base_negatives": 1.0}}, 1.0),
         # The classifier's chains start from class Gaussians: unchanged.
         (JEMClassifier, 5, {}, 0.0),
+        # Unless told to start from its base.
+        (
+            JEMClassifier,
+            5,
+            {"base": "gaussian", "sampler_params": {"init": "base"}},
+            0.5,
+        ),
     ],
 )
 def test_base_negatives_follow_where_chains_start(estimator, n_features, params, share):

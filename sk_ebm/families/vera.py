@@ -76,7 +76,8 @@ class VERA(TrainingFamily):
         settings = self.generator_params
         self.base_draws = None
         if settings["base_negatives"] > 0:
-            self.base_draws = _base_draws(net)
+            # Raises a ValueError naming base= for a model without a base.
+            self.base_draws = ImportanceResampledInit(net)
         activation = self.params["activation"]
         mean = None
         if decoder is not None:
@@ -204,17 +205,6 @@ class VERA(TrainingFamily):
         return self
 
 
-def _base_draws(net):
-    """The model's resampled base, or a clear error for a model without one."""
-    if not hasattr(net, "sample_base"):
-        raise ValueError(
-            "generator_params['base_negatives'] > 0 draws negatives from the "
-            "model's base distribution, and this model has none: set "
-            "base='gaussian' or base='kde', or base_negatives=0."
-        )
-    return ImportanceResampledInit(net)
-
-
 def _generator_settings(
     params, n_features, hidden_dims, learning_rate, default_widths=None, base_init=False
 ):
@@ -222,7 +212,7 @@ def _generator_settings(
 
     ``default_widths``: the network's choice of ``hidden_dims``, if it has one;
     ``base_init``: whether chains start from the model's resampled base, which
-    then also gives half of the negatives.
+    then also gives ``AUTO_BASE_NEGATIVES`` of the negatives.
     """
     settings = dict(params)
     if settings["base_negatives"] is None:

@@ -184,9 +184,11 @@ class ImportanceResampledInit:
     def __init__(self, net, n_candidates=N_CANDIDATES, max_candidates=MAX_CANDIDATES):
         if not hasattr(net, "sample_base"):
             raise ValueError(
-                "sampler_params={'init': 'base'} starts chains from the model's "
-                "base distribution, and this model has none: set base='gaussian' "
-                "or base='kde', or choose another init."
+                "Draws from the model's base distribution (chains of "
+                "sampler_params={'init': 'base'}, VERA's negatives of "
+                "generator_params['base_negatives'] > 0) need a base, and this "
+                "model has none: set base='gaussian' or base='kde', or choose "
+                "another init or base_negatives=0."
             )
         self.net = net
         self.n_candidates = n_candidates

@@ -126,6 +126,37 @@ def test_semi_supervised_benchmark_runs_baselines_and_writes_its_table(tmp_path)
     assert (tmp_path / "semi_supervised_quick.png").stat().st_size > 0
 
 
+def test_semi_supervised_pixel_protocol_gives_every_model_the_raw_pixels(
+    tmp_path, monkeypatch
+):
+    import _common
+    import semi_supervised
+    from sklearn.datasets import load_digits
+
+    assert not semi_supervised.make_model("jem-pcd", 0, 64, 10, False).standardize
+    seen = {}
+
+    class Spy:
+        def fit(self, X, y):
+            seen["max"] = float(X.max())
+            return self
+
+        def predict(self, X):
+            return np.zeros(len(X), dtype=int)
+
+    def spy_model(method, seed, n_features, n_classes, standardize=True):
+        seen["standardize"] = standardize
+        return Spy()
+
+    monkeypatch.setattr(semi_supervised, "make_model", spy_model)
+    log = _common.ResultLog(tmp_path / "log.jsonl", ("dataset", "method"))
+    X, y = load_digits(return_X_y=True)
+    semi_supervised.run_one(log, "digits-pixels", X, y, 10, "jem-pcd", 0)
+    assert seen == {"standardize": False, "max": 16.0}
+    semi_supervised.run_one(log, "digits", X, y, 10, "jem-pcd", 0)
+    assert seen["standardize"] is True and seen["max"] > 16.0
+
+
 def test_benchmark_log_keeps_the_latest_row_per_key(tmp_path):
     import _common
 
@@ -148,7 +179,23 @@ def test_ood_benchmark_scores_in_distribution_rows_higher(tmp_path):
     assert set(auroc) == {"lof", "gmm"}
     assert all(0.8 < v <= 1 for v in auroc.values())
     assert all(0 <= v < 0.8 for v in fpr.values())
-    assert "target AUROC 93.0" in (tmp_path / "ood_quick.md").read_text()
+    assert "target AUROC 97.5" in (tmp_path / "ood_quick.md").read_text()
+
+
+def test_ood_target_line_checks_every_seed_against_the_neighbour_detectors():
+    import ood
+
+    def row(method, seed, value):
+        return dict(method=method, seed=seed, metric="auroc", value=value)
+
+    detectors = [row("knn-raw", 0, 0.97), row("lof", 0, 0.91)]
+    ahead = [row("jem-pcd", 0, 0.98), row("jem-pcd", 1, 0.99)]
+    behind_once = [row("jem-pcd", 0, 0.98), row("jem-pcd", 1, 0.96)]
+    assert "knn-raw on every seed met" in ood._every_seed(detectors + ahead, "jem-pcd")
+    assert "knn-raw on every seed MISSED" in ood._every_seed(
+        detectors + behind_once, "jem-pcd"
+    )
+    assert ood._every_seed(ahead, "jem-pcd") == ""
 
 
 def test_calibration_benchmark_reports_ece_against_the_mlp(tmp_path):

@@ -132,21 +132,19 @@ def scorer(method, seed, n_classes, input_shape):
 
     ``input_shape``: the shape of each row's image, for ``jem-pcd-conv``.
     """
+    # The suffix names the variant: "-raw" no standardization, "-conv" images.
+    variant = {
+        "raw": {"standardize": False},
+        "conv": {"input_shape": input_shape},
+    }.get(method.split("-")[-1], {})
     if method.startswith("jem-"):
         training = method.split("-")[1]
-        variant = {
-            "jem-pcd-raw": {"standardize": False},
-            "jem-pcd-conv": {"input_shape": input_shape},
-        }.get(method, {})
         model = JEMClassifier(
             training=training, device="cpu", random_state=seed, **variant
         )
         return _fit_then(model, "score_samples", labels=True)
     if method.startswith("ebm-pcd"):
-        standardize = method != "ebm-pcd-raw"
-        model = EnergyDensityEstimator(
-            standardize=standardize, device="cpu", random_state=seed
-        )
+        model = EnergyDensityEstimator(device="cpu", random_state=seed, **variant)
         return _fit_then(model, "score_samples")
     if method == "lof":
         lof = make_pipeline(StandardScaler(), LocalOutlierFactor(novelty=True))
@@ -292,7 +290,7 @@ def _target_line(dataset, rows):
 
 
 def _every_seed(rows, method):
-    """ ", above <detectors> on every seed: met/MISSED", or "" without them.
+    """``", above <detectors> on every seed met|MISSED"``, or "" without them.
 
     A detector without a row of that seed (they are deterministic but for
     IsolationForest) counts with its best row.

@@ -261,9 +261,9 @@ class EnergyDensityEstimator(OutlierMixin, _BaseEnergyEstimator):
         up constant border pixels). Where the features of a flat table
         share one unit, such as pixels, ``standardize=False`` can do much
         better, because per-feature scaling magnifies the noise of
-        near-constant features (fitted on sklearn's digits 0-4, the AUROC of digits 5-9
-        against held-out 0-4 goes from 96.1 to 99.3; ``benchmarks/README.md``).
-        On tables of mixed units keep it on.
+        near-constant features (fitted on sklearn's digits 0-4, the AUROC
+        of digits 5-9 against held-out 0-4 goes from 96.1 to 99.3;
+        ``benchmarks/README.md``). On tables of mixed units keep it on.
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the rows, score them after each
         epoch by their mean log-likelihood (``log Z`` estimated by importance

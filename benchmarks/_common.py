@@ -115,6 +115,16 @@ class Timer:
         self.seconds = round(time.perf_counter() - self.start, 2)
 
 
+def split_alpha(method):
+    """``(name, alpha)`` of a JEM method name that may end in ``-alpha<w>``.
+
+    ``"jem-pcd-raw-alpha0.05"`` gives ``("jem-pcd-raw", 0.05)``; without the
+    suffix, ``alpha`` is ``"auto"``.
+    """
+    name, _, weight = method.partition("-alpha")
+    return name, float(weight) if weight else "auto"
+
+
 def mean_std(values, scale=100.0, decimals=1):
     """``"mean ± std"`` of ``values * scale`` (std over seeds, ddof=0)."""
     values = scale * np.asarray(values, dtype=float)

@@ -38,7 +38,9 @@ DATASETS = {
     "letter": lambda: load_letter(return_X_y=True),
     "penbased": lambda: load_penbased(return_X_y=True),
 }
-JEM_METHODS = ("jem-pcd", "jem-vera")
+#: JEM at its defaults, and with other likelihood weights than ``alpha="auto"``
+#: ("-alpha<w>").
+JEM_METHODS = ("jem-pcd", "jem-vera", "jem-pcd-alpha0.03")
 METHODS = (*JEM_METHODS, "mlp", "logreg", "skorch-mlp")
 N_BINS = 15
 
@@ -46,7 +48,10 @@ N_BINS = 15
 def make_model(method, seed, n_features, n_classes):
     if method in JEM_METHODS:
         training = method.split("-")[1]
-        return JEMClassifier(training=training, device="cpu", random_state=seed)
+        _, alpha = _common.split_alpha(method)
+        return JEMClassifier(
+            training=training, alpha=alpha, device="cpu", random_state=seed
+        )
     if method == "mlp":
         return _common.mlp(seed)
     if method == "logreg":

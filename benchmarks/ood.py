@@ -18,7 +18,8 @@ default ``ood_score="logp"``, fitted with the in-distribution labels),
 ``jem-pcd-raw`` (the same with ``standardize=False``: pixels in their one
 unit, as ``lof-raw`` and ``knn-raw`` see them, not each standardized),
 ``jem-pcd-conv`` (the same told ``input_shape``, the images' shape: a
-convolutional network on pixels scaled to [-1, 1]),
+convolutional network on pixels scaled to [-1, 1]), ``jem-pcd-alpha<w>`` and
+``jem-pcd-raw-alpha<w>`` (likelihood weight ``alpha=w`` instead of "auto"),
 ``ebm-pcd`` (``EnergyDensityEstimator``, no labels), ``ebm-pcd-raw`` (the
 same with ``standardize=False``), ``lof``
 (``LocalOutlierFactor(novelty=True)`` on standardized input, docs/data.md's
@@ -80,6 +81,12 @@ EBM_METHODS = (
     "jem-pcd-raw",
     "jem-pcd-conv",
     "ebm-pcd-raw",
+    # Other likelihood weights than alpha="auto" (0.05 for PCD on tables; 0.03
+    # until 2026-12-06).
+    "jem-pcd-alpha0.03",
+    "jem-pcd-alpha0.1",
+    "jem-pcd-raw-alpha0.03",
+    "jem-pcd-raw-alpha0.1",
 )
 METHODS = (
     *EBM_METHODS,
@@ -132,15 +139,21 @@ def scorer(method, seed, n_classes, input_shape):
 
     ``input_shape``: the shape of each row's image, for ``jem-pcd-conv``.
     """
+    # "-alpha<w>" ends a JEM method: the likelihood weight w instead of "auto".
+    name, alpha = _common.split_alpha(method)
     # The suffix names the variant: "-raw" no standardization, "-conv" images.
     variant = {
         "raw": {"standardize": False},
         "conv": {"input_shape": input_shape},
-    }.get(method.split("-")[-1], {})
+    }.get(name.split("-")[-1], {})
     if method.startswith("jem-"):
         training = method.split("-")[1]
         model = JEMClassifier(
-            training=training, device="cpu", random_state=seed, **variant
+            training=training,
+            alpha=alpha,
+            device="cpu",
+            random_state=seed,
+            **variant,
         )
         return _fit_then(model, "score_samples", labels=True)
     if method.startswith("ebm-pcd"):

@@ -93,7 +93,19 @@ MAX_STD = {("digits", 10): 1.0, ("digits-pixels", 10): 1.0}
 #: Small tables: JEM must not fall below this baseline (issue 18).
 FLOOR = "logreg"
 
-JEM_METHODS = ("jem-pcd", "jem-vera", "jem-pcd-vat", "jem-vera-vat")
+#: JEM at its defaults, with the consistency term ("-vat"), and with other
+#: likelihood weights than ``alpha="auto"`` ("-alpha<w>"; "auto" is 0.05 for
+#: PCD on tables, 0.03 from the sweep of 2026-11-30 to 2026-12-06, and 0.1 for
+#: VERA).
+JEM_METHODS = (
+    "jem-pcd",
+    "jem-vera",
+    "jem-pcd-vat",
+    "jem-vera-vat",
+    "jem-pcd-alpha0.03",
+    "jem-pcd-alpha0.1",
+    "jem-vera-alpha0.3",
+)
 
 
 def make_model(method, seed, n_features, n_classes, standardize=True):
@@ -112,10 +124,13 @@ def make_model(method, seed, n_features, n_classes, standardize=True):
     if method in JEM_METHODS:
         training = method.split("-")[1]
         # "-vat": the consistency term on unlabeled rows, off by default.
-        vat = 1.0 if method.endswith("-vat") else 0.0
+        # "-alpha<w>": the likelihood weight w instead of "auto".
+        name, alpha = _common.split_alpha(method)
+        vat = 1.0 if name.endswith("-vat") else 0.0
         return JEMClassifier(
             training=training,
             unlabeled_vat=vat,
+            alpha=alpha,
             standardize=standardize,
             device="cpu",
             random_state=seed,

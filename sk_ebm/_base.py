@@ -211,7 +211,8 @@ class _BaseEnergyEstimator(BaseEstimator):
         """The training family (the fitted one on a warm start), configured."""
         family = self.family_ if warm else FAMILIES[self.training]()
         if self.alpha == "auto":
-            params["alpha"] = family.auto_alpha[self._model_kind]
+            images = params["input_shape"] is not None
+            params["alpha"] = family.auto_alpha_for(self._model_kind, images)
         family.configure(params, self._build_sampler(family, params))
         return family
 

@@ -126,6 +126,21 @@ def test_semi_supervised_benchmark_runs_baselines_and_writes_its_table(tmp_path)
     assert (tmp_path / "semi_supervised_quick.png").stat().st_size > 0
 
 
+def test_semi_supervised_jem_variants_set_their_parameters():
+    import semi_supervised
+
+    default = semi_supervised.make_model("jem-pcd", 0, 16, 26)
+    weighted = semi_supervised.make_model("jem-pcd-alpha0.1", 0, 16, 26)
+    vat = semi_supervised.make_model("jem-vera-vat", 0, 16, 26)
+    assert (default.alpha, default.unlabeled_vat) == ("auto", 0.0)
+    assert (weighted.training, weighted.alpha, weighted.unlabeled_vat) == (
+        "pcd",
+        0.1,
+        0.0,
+    )
+    assert (vat.training, vat.alpha, vat.unlabeled_vat) == ("vera", "auto", 1.0)
+
+
 def test_semi_supervised_pixel_protocol_gives_every_model_the_raw_pixels(
     tmp_path, monkeypatch
 ):
@@ -180,6 +195,19 @@ def test_ood_benchmark_scores_in_distribution_rows_higher(tmp_path):
     assert all(0.8 < v <= 1 for v in auroc.values())
     assert all(0 <= v < 0.8 for v in fpr.values())
     assert "target AUROC 97.5" in (tmp_path / "ood_quick.md").read_text()
+
+
+def test_ood_jem_variants_set_their_parameters(monkeypatch):
+    import ood
+
+    made = []
+    monkeypatch.setattr(ood, "JEMClassifier", lambda **kw: made.append(kw))
+    for method in ("jem-pcd", "jem-pcd-raw-alpha0.03", "jem-pcd-conv"):
+        ood.scorer(method, 0, 5, (1, 8, 8))
+    default, raw_weighted, conv = made
+    assert default["alpha"] == "auto" and "standardize" not in default
+    assert (raw_weighted["alpha"], raw_weighted["standardize"]) == (0.03, False)
+    assert (conv["training"], conv["input_shape"]) == ("pcd", (1, 8, 8))
 
 
 def test_ood_target_line_checks_every_seed_against_the_neighbour_detectors():

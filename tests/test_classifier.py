@@ -222,7 +222,7 @@ def test_bad_parameters_are_named(iris):
 
 @pytest.mark.parametrize(
     "training, alpha, expected",
-    [("pcd", "auto", 0.03), ("short_run", "auto", 0.03), ("vera", "auto", 0.1)]
+    [("pcd", "auto", 0.05), ("short_run", "auto", 0.03), ("vera", "auto", 0.1)]
     + [("pcd", 0.5, 0.5), ("vera", 0.0, 0.0)],
 )
 def test_alpha_auto_is_the_swept_weight_of_each_training_family(

@@ -51,6 +51,8 @@ def test_input_shape_picks_the_conv_network_and_the_pixel_scaler(conv_jem, digit
     Z = conv_jem.scaler_.transform(X)
     assert Z.min() == -1.0 and Z.max() == 1.0
     assert conv_jem.score(X, y) > 0.5  # 10 classes: chance is 0.1
+    # PCD's "auto" likelihood weight on images, not the one on tables (0.05).
+    assert conv_jem.alpha_ == 0.03
 
 
 def test_conv_classifier_predictions_and_samples(conv_jem, digits):

@@ -155,6 +155,15 @@ def test_toy_family_network_and_sampler_through_the_density_estimator(registered
     assert est.score_samples(moved).mean() > est.score_samples(start).mean()
 
 
+def test_auto_alpha_for_images_falls_back_to_the_estimators_own_weight():
+    family = GaussianNoiseContrast()
+    assert family.auto_alpha_for("classifier", images=True) == 0.5
+    family.auto_alpha = {**family.auto_alpha, "image classifier": 0.2}
+    assert family.auto_alpha_for("classifier", images=True) == 0.2
+    assert family.auto_alpha_for("classifier", images=False) == 0.5
+    assert family.auto_alpha_for("density", images=True) == 0.5
+
+
 def test_unknown_names_are_refused_with_the_registered_ones(registered):
     X, y = load_iris(return_X_y=True)
     with pytest.raises(ValueError, match="'training' parameter.*noise_contrast"):

@@ -26,7 +26,9 @@ class TrainingFamily:
     ----------
     auto_alpha : dict
         The likelihood weight ``alpha="auto"`` takes, under ``"classifier"``
-        and ``"density"``.
+        and ``"density"``; ``"image classifier"`` and ``"image density"``,
+        where present, take their place when ``input_shape`` is given
+        (:meth:`auto_alpha_for`).
     auto_table_activation : str
         The hidden-layer activation an ``EnergyDensityEstimator`` with
         ``activation="auto"`` takes on tables (images take ``"silu"``).
@@ -49,6 +51,20 @@ class TrainingFamily:
         self.n_recoveries = 0
 
     # ---------------------------------------------------------------- fitting
+    def auto_alpha_for(self, model_kind, images):
+        """The weight ``alpha="auto"`` takes.
+
+        Parameters
+        ----------
+        model_kind : {"classifier", "density"}
+            The estimator's key of :attr:`auto_alpha`.
+        images : bool
+            Whether the rows are images (``input_shape`` given): the key
+            ``"image <model_kind>"`` then applies where the family has one.
+        """
+        own = self.auto_alpha[model_kind]
+        return self.auto_alpha.get(f"image {model_kind}", own) if images else own
+
     def configure(self, params, sampler):
         """Read the estimator's parameters; called before every fit.
 

@@ -93,8 +93,9 @@ class PCD(ShortRun):
 
     #: Tables: 0.05, the best worst-case rank over the semi-supervised, OOD
     #: and calibration tables of 2026-12-06 (benchmarks/README.md, "The
-    #: likelihood weight"), where 0.03 lost wine, breast cancer and letter.
-    #: Images keep the sweep's 0.03: on Fashion-MNIST 0.05 lost OOD AUROC.
+    #: likelihood weight of PCD on tables"), where 0.03 lost wine, breast
+    #: cancer and letter. Images keep the sweep's 0.03: on Fashion-MNIST 0.05
+    #: lost OOD AUROC.
     auto_alpha = {"classifier": 0.05, "image classifier": 0.03, "density": 1.0}
 
     def _chains(self, generator):

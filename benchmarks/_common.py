@@ -95,13 +95,41 @@ def open_log(args, name, key):
     return stem, ResultLog(stem.with_suffix(".jsonl"), key, args.fresh)
 
 
-def save_figures(plot, by_dataset, stem):
+def save_figures(plot, by_dataset, stem, methods):
     """``plot({dataset: data}, path)`` once per dataset, to ``<stem>_<dataset>.png``.
 
     One figure per dataset, so that a run of one dataset keeps the others'.
+    ``data`` maps a method to a tuple of arrays; they are kept beside the
+    figure (``<stem>_<dataset>.npz``, float32) and merged with this run's, so
+    that a run of some methods redraws the figure with every method that has
+    data, not only its own. A method keeps the data of its last run; those
+    not in ``methods`` (renamed or removed) are dropped, and the panels follow
+    the order of ``methods``.
     """
     for dataset, data in by_dataset.items():
-        plot({dataset: data}, stem.parent / f"{stem.name}_{dataset}.png")
+        path = stem.parent / f"{stem.name}_{dataset}"
+        merged = {**load_figure_data(path.with_suffix(".npz")), **data}
+        merged = {m: merged[m] for m in methods if m in merged}
+        arrays = {
+            f"{method}/{i}": np.asarray(array, dtype=np.float32)
+            for method, tuple_ in merged.items()
+            for i, array in enumerate(tuple_)
+        }
+        np.savez_compressed(path.with_suffix(".npz"), **arrays)
+        plot({dataset: merged}, path.with_suffix(".png"))
+
+
+def load_figure_data(path):
+    """``{method: (array, ...)}`` as :func:`save_figures` wrote it; {} if none."""
+    if not path.exists():
+        return {}
+    with np.load(path) as stored:
+        keys = sorted(stored.files, key=lambda k: int(k.rsplit("/", 1)[1]))
+        data = {}
+        for key in keys:
+            method = key.rsplit("/", 1)[0]
+            data[method] = (*data.get(method, ()), stored[key])
+    return data
 
 
 class Timer:

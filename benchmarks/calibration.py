@@ -15,7 +15,7 @@ of an ECE measured on 450 test rows.
 Appends one JSON line per (dataset, method, seed, metric) to
 benchmarks/results/calibration.jsonl (``calibration_quick`` with ``--quick``),
 prints the table of every row there, writes it beside (``.md``) with the
-reliability diagrams of each method's first seed (``_<dataset>.png``). The
+reliability diagrams of seed 0 (``_<dataset>.png``). The
 curves behind the figure are kept (``_<dataset>.npz``), so a run of some
 methods redraws it with all.
 """
@@ -94,9 +94,12 @@ def run_one(log, dataset, data, method, seed, curves):
     # (a letter run would keep 5,000 x 26 of them per method).
     curve = reliability_curve(y_index, proba, n_bins=N_BINS)
     ece = expected_calibration_error(y_index, proba, n_bins=N_BINS)
-    curves.setdefault(dataset, {}).setdefault(
-        method, (curve.mean_confidence, curve.accuracy, [ece])
-    )
+    if seed == _common.FIGURE_SEED:
+        curves.setdefault(dataset, {})[method] = (
+            curve.mean_confidence,
+            curve.accuracy,
+            [ece],
+        )
 
 
 def _methods(rows):
@@ -147,7 +150,7 @@ def _target_line(rows):
 
 
 def plot(curves, path):
-    """Reliability diagrams of the first seed, one panel per dataset."""
+    """Reliability diagrams of :data:`_common.FIGURE_SEED`, one panel per dataset."""
     import matplotlib
 
     matplotlib.use("Agg")

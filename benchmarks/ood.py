@@ -41,7 +41,7 @@ standardized input: its energy score ``logsumexp`` of the logits, Liu et al.
 Appends one JSON line per (dataset, method, seed, metric) to
 benchmarks/results/ood.jsonl (``ood_quick`` with ``--quick``), prints the table
 of every row there, writes it beside (``.md``) with the score histograms of
-each method's first seed (``_<dataset>.png``). The scores behind the figure
+seed 0 (``_<dataset>.png``). The scores behind the figure
 are kept (``_<dataset>.npz``), so a run of some methods redraws it with all.
 """
 
@@ -249,7 +249,8 @@ def run_one(log, dataset, data, method, seed, histograms):
             value=float(value),
             seconds=t.seconds,
         )
-    histograms.setdefault(dataset, {}).setdefault(method, (score_in, score_out))
+    if seed == _common.FIGURE_SEED:
+        histograms.setdefault(dataset, {})[method] = (score_in, score_out)
 
 
 def summarize(rows):

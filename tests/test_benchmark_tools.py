@@ -218,14 +218,24 @@ def test_ood_figure_keeps_the_methods_of_earlier_runs(tmp_path):
     import _common
     import ood
 
-    _run_benchmark(ood, tmp_path, "--quick", "--methods", "gmm")
-    _run_benchmark(ood, tmp_path, "--quick", "--methods", "lof")
-    data = _common.load_figure_data(tmp_path / "ood_quick_digits.npz")
+    def run(seed, method):
+        ood.main(
+            ["--datasets", "digits", "--seeds", str(seed)]
+            + ["--methods", method, "--out", str(tmp_path)]
+        )
+
+    run(0, "gmm")
+    run(0, "lof")
+    data = _common.load_figure_data(tmp_path / "ood_digits.npz")
     # Listed in the script's order, whichever ran last.
     assert list(data) == ["lof", "gmm"]
     score_in, score_out = data["gmm"]
     assert score_in.dtype == np.float32 and min(len(score_in), len(score_out)) > 100
-    assert (tmp_path / "ood_quick_digits.png").exists()
+    assert (tmp_path / "ood_digits.png").exists()
+    # A run without the figure's seed adds rows to the table, not to the figure.
+    run(1, "isolation-forest")
+    assert list(_common.load_figure_data(tmp_path / "ood_digits.npz")) == list(data)
+    assert "| isolation-forest |" in (tmp_path / "ood.md").read_text()
 
 
 def test_ood_jem_variants_set_their_parameters(monkeypatch):

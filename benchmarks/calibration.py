@@ -90,11 +90,11 @@ def run_one(log, dataset, data, method, seed, curves):
             value=float(value),
             seconds=t.seconds,
         )
-    # The figure's data: the reliability curve and ECE, not the probabilities
-    # (a letter run would keep 5,000 x 26 of them per method).
-    curve = reliability_curve(y_index, proba, n_bins=N_BINS)
-    ece = expected_calibration_error(y_index, proba, n_bins=N_BINS)
     if seed == _common.FIGURE_SEED:
+        # The figure's data: the reliability curve and ECE, not the
+        # probabilities (a letter run would keep 5,000 x 26 of them per method).
+        curve = reliability_curve(y_index, proba, n_bins=N_BINS)
+        ece = expected_calibration_error(y_index, proba, n_bins=N_BINS)
         curves.setdefault(dataset, {})[method] = (
             curve.mean_confidence,
             curve.accuracy,

@@ -71,8 +71,9 @@ DATASETS = {
     "breast-cancer": lambda: load_breast_cancer(return_X_y=True),
 }
 #: More KEEL tables of 8 to 40 features, for checking that a default holds
-#: beyond the sets it was first measured on (added 2026-12-06 for PCD's
-#: likelihood weight, which depends on the number of features).
+#: beyond the sets it was first measured on (added 2026-12-06 to test whether
+#: PCD's likelihood weight should depend on the number of features; it should
+#: not, benchmarks/README.md "Six more tables").
 MORE_TABLES = ("pima", "vowel", "vehicle", "segment", "satimage", "texture")
 DATASETS.update(
     {name: (lambda name=name: load_keel(name, return_X_y=True)) for name in MORE_TABLES}

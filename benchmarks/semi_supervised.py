@@ -104,15 +104,17 @@ MAX_STD = {("digits", 10): 1.0, ("digits-pixels", 10): 1.0}
 #: Small tables: JEM must not fall below this baseline (issue 18).
 FLOOR = "logreg"
 
-#: JEM at its defaults, with the consistency term ("-vat"), and with other
-#: likelihood weights than ``alpha="auto"`` ("-alpha<w>"; "auto" is 0.05 for
-#: PCD on tables, 0.03 from the sweep of 2026-11-30 to 2026-12-06, and 0.1 for
-#: VERA).
+#: JEM at its defaults, with the consistency term ("-vat" for weight 1,
+#: "-vat<w>" for weight w), and with other likelihood weights than
+#: ``alpha="auto"`` ("-alpha<w>"; "auto" is 0.05 for PCD on tables, 0.03 from
+#: the sweep of 2026-11-30 to 2026-12-06, and 0.1 for VERA).
 JEM_METHODS = (
     "jem-pcd",
     "jem-vera",
     "jem-pcd-vat",
     "jem-vera-vat",
+    "jem-pcd-vat0.1",
+    "jem-vera-vat0.1",
     "jem-pcd-alpha0.03",
     "jem-pcd-alpha0.1",
     "jem-vera-alpha0.3",
@@ -134,10 +136,10 @@ def make_model(method, seed, n_features, n_classes, standardize=True):
         return _common.LabeledOnly(labeled_only[method]())
     if method in JEM_METHODS:
         training = method.split("-")[1]
-        # "-vat": the consistency term on unlabeled rows, off by default.
+        # "-vat[<w>]": the consistency term on unlabeled rows, off by default.
         # "-alpha<w>": the likelihood weight w instead of "auto".
         name, alpha = _common.split_alpha(method)
-        vat = 1.0 if name.endswith("-vat") else 0.0
+        vat = _vat_weight(name)
         return JEMClassifier(
             training=training,
             unlabeled_vat=vat,
@@ -157,6 +159,14 @@ def make_model(method, seed, n_features, n_classes, standardize=True):
     if method == "label-spreading-knn-tuned":
         return _tuned_label_spreading(seed)
     raise ValueError(f"unknown method {method!r}")
+
+
+def _vat_weight(name):
+    """``unlabeled_vat`` of a JEM method: "-vat" 1, "-vat<w>" w, else 0."""
+    _, found, weight = name.partition("-vat")
+    if not found:
+        return 0.0
+    return float(weight) if weight else 1.0
 
 
 METHODS = (

@@ -78,9 +78,10 @@ def run_one(log, dataset, data, method, seed, curves):
         model.fit(X_train, y_train)
     proba = model.predict_proba(X_test)
     y_index = np.searchsorted(model.classes_, y_test)
+    ece = expected_calibration_error(y_index, proba, n_bins=N_BINS)
     for metric, value in (
         ("accuracy", np.mean(model.classes_[proba.argmax(1)] == y_test)),
-        ("ece", expected_calibration_error(y_index, proba, n_bins=N_BINS)),
+        ("ece", ece),
     ):
         log.add(
             dataset=dataset,
@@ -94,7 +95,6 @@ def run_one(log, dataset, data, method, seed, curves):
         # The figure's data: the reliability curve and ECE, not the
         # probabilities (a letter run would keep 5,000 x 26 of them per method).
         curve = reliability_curve(y_index, proba, n_bins=N_BINS)
-        ece = expected_calibration_error(y_index, proba, n_bins=N_BINS)
         curves.setdefault(dataset, {})[method] = (
             curve.mean_confidence,
             curve.accuracy,

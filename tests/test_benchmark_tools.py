@@ -219,10 +219,8 @@ def test_ood_figure_keeps_the_methods_of_earlier_runs(tmp_path):
     import ood
 
     def run(seed, method):
-        ood.main(
-            ["--datasets", "digits", "--seeds", str(seed)]
-            + ["--methods", method, "--out", str(tmp_path)]
-        )
+        args = ("--datasets", "digits", "--seeds", str(seed), "--methods", method)
+        _run_benchmark(ood, tmp_path, *args)
 
     run(0, "gmm")
     run(0, "lof")
